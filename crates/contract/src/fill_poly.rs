@@ -65,12 +65,12 @@ impl std::str::FromStr for FillRule {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let by_name = FillRule::ALL.iter().find(|(_, name)| *name == s).map(|(rule, _)| *rule);
-        by_name
-            .or_else(|| s.strip_prefix("opencv-").and_then(FillRule::for_opencv_version))
-            .ok_or_else(|| {
+        by_name.or_else(|| s.strip_prefix("opencv-").and_then(FillRule::for_opencv_version)).ok_or_else(
+            || {
                 let names: Vec<_> = FillRule::ALL.iter().map(|(_, name)| *name).collect();
                 format!("unknown fill rule `{s}`: expected one of {}, or opencv-X.Y", names.join(", "))
-            })
+            },
+        )
     }
 }
 
@@ -121,12 +121,7 @@ struct PolyEdge {
 
 const NIL: usize = usize::MAX;
 
-fn collect_poly_edges(
-    mask: &mut BitMask,
-    size: Size,
-    points: &[[i32; 2]],
-    rule: FillRule,
-) -> Vec<PolyEdge> {
+fn collect_poly_edges(mask: &mut BitMask, size: Size, points: &[[i32; 2]], rule: FillRule) -> Vec<PolyEdge> {
     let fixed = |p: [i32; 2]| Point { x: i64::from(p[0]) << XY_SHIFT, y: i64::from(p[1]) };
     let mut edges = Vec::with_capacity(points.len() + 2);
     let mut pt0 = fixed(points[points.len() - 1]);
@@ -192,10 +187,7 @@ fn clip_line(size: Size, p1: &mut Point, p2: &mut Point) -> bool {
         return false;
     }
     let code = |p: &Point| {
-        i32::from(p.x < 0)
-            + i32::from(p.x > right) * 2
-            + i32::from(p.y < 0) * 4
-            + i32::from(p.y > bottom) * 8
+        i32::from(p.x < 0) + i32::from(p.x > right) * 2 + i32::from(p.y < 0) * 4 + i32::from(p.y > bottom) * 8
     };
     let (mut c1, mut c2) = (code(p1), code(p2));
     if (c1 & c2) == 0 && (c1 | c2) != 0 {
@@ -284,7 +276,7 @@ fn fill_edge_collection(mask: &mut BitMask, size: Size, mut edges: Vec<PolyEdge>
     if y_max < 0 || y_min >= size.height || x_max < 0 || x_min >= size.width << XY_SHIFT {
         return;
     }
-    edges.sort_by(|a, b| (a.y0, a.x, a.dx).cmp(&(b.y0, b.x, b.dx)));
+    edges.sort_by_key(|e| (e.y0, e.x, e.dx));
 
     // The table: the sorted edges, a sentinel that never becomes active, and the list head.
     let sentinel = total;

@@ -17,7 +17,7 @@ pub mod person;
 pub mod rle;
 pub mod submission;
 
-
+pub use annotation::{AnnotationError, AnnotationFile, AnnotationProblem, Polygon};
 pub use classes::{CLASSES, NUM_CLASSES, class_index};
 pub use fill_poly::{FillRule, fill_poly};
 pub use mask::{BitMask, ClassMasks};

@@ -34,10 +34,7 @@ impl BitMask {
         assert_eq!(bytes.len(), height * width, "byte mask has the wrong number of pixels");
         let mut mask = BitMask::new(height, width);
         for (word, chunk) in mask.words.iter_mut().zip(bytes.chunks(64)) {
-            *word = chunk
-                .iter()
-                .enumerate()
-                .fold(0u64, |w, (bit, &b)| w | (u64::from(b != 0) << bit));
+            *word = chunk.iter().enumerate().fold(0u64, |w, (bit, &b)| w | (u64::from(b != 0) << bit));
         }
         mask
     }
@@ -115,11 +112,7 @@ impl BitMask {
     /// Number of pixels set in both masks.
     pub fn intersection_count(&self, other: &BitMask) -> u64 {
         self.assert_same_shape(other);
-        self.words
-            .iter()
-            .zip(&other.words)
-            .map(|(a, b)| u64::from((a & b).count_ones()))
-            .sum()
+        self.words.iter().zip(&other.words).map(|(a, b)| u64::from((a & b).count_ones())).sum()
     }
 
     /// Adds every pixel of `other` to this mask.

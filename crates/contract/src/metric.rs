@@ -66,7 +66,8 @@ impl DiceTable {
         let minima = self.class_minima();
         let mut out = format!("{:<12} {:>9} {:>9}  worst image\n", "class", "dice", "min");
         for c in 0..NUM_CLASSES {
-            let _ = writeln!(out, "{:<12} {:>9.6} {:>9.6}  {}", CLASSES[c], means[c], minima[c].0, minima[c].1);
+            let _ =
+                writeln!(out, "{:<12} {:>9.6} {:>9.6}  {}", CLASSES[c], means[c], minima[c].0, minima[c].1);
         }
         let _ = writeln!(out, "images={}", self.rows.len());
         let _ = write!(out, "mean_dice={}", self.mean());

@@ -29,10 +29,7 @@ impl FromStr for PersonId {
             .strip_prefix("ID")
             .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
             .ok_or_else(|| PersonIdError(s.to_string()))?;
-        digits
-            .parse()
-            .map(PersonId)
-            .map_err(|_| PersonIdError(s.to_string()))
+        digits.parse().map(PersonId).map_err(|_| PersonIdError(s.to_string()))
     }
 }
 

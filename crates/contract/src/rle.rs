@@ -72,7 +72,9 @@ pub enum RleError {
     ZeroLength { run: usize, start: u64 },
     #[error("run {run} ({start} {length}) ends past the last pixel ({pixels})")]
     OutOfRange { run: usize, start: u64, length: u64, pixels: u64 },
-    #[error("run {run} starts at {start}, before the previous run's start {previous_start}: runs must be sorted")]
+    #[error(
+        "run {run} starts at {start}, before the previous run's start {previous_start}: runs must be sorted"
+    )]
     Unsorted { run: usize, start: u64, previous_start: u64 },
     #[error("run {run} starts at {start}, inside the previous run, which ends at {previous_end}")]
     Overlapping { run: usize, start: u64, previous_end: u64 },

@@ -28,10 +28,8 @@ fn size(case: &Value) -> (usize, usize) {
 
 /// A mask from `np.packbits` hex (MSB first), independent of the RLE code under test.
 fn mask_from_hex(hex: &str, height: usize, width: usize) -> BitMask {
-    let bytes: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect();
+    let bytes: Vec<u8> =
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
     let pixels: Vec<u8> = (0..height * width).map(|i| bytes[i / 8] >> (7 - i % 8) & 1).collect();
     BitMask::from_bytes(height, width, &pixels)
 }
