@@ -1,0 +1,48 @@
+//! One error type for everything read from a dataset; each variant names the file.
+
+use std::path::PathBuf;
+
+use boneseg_contract::AnnotationError;
+use boneseg_contract::submission::SubmissionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}: {what} not found; expected the competition layout (train/DCM, train/outputs_json, test/DCM, meta_data.xlsx)", path.display())]
+    MissingFolder { path: PathBuf, what: &'static str },
+    #[error("{}: no .png images found", path.display())]
+    NoImages { path: PathBuf },
+    #[error("{}: image without a label file (expected {})", image.display(), expected.display())]
+    ImageWithoutLabel { image: PathBuf, expected: PathBuf },
+    #[error("{}: label file without an image (expected {})", label.display(), expected.display())]
+    LabelWithoutImage { label: PathBuf, expected: PathBuf },
+    #[error("{}: not inside a person folder: images go in IDxxx/ folders, one per person", path.display())]
+    NotInPersonFolder { path: PathBuf },
+    #[error("{}: {problem}", path.display())]
+    Image { path: PathBuf, problem: String },
+    #[error("{}: unexpected image size {width}x{height}; the other images are {expected_width}x{expected_height}", path.display())]
+    ImageSize { path: PathBuf, width: usize, height: usize, expected_width: usize, expected_height: usize },
+    #[error("{}: the image name is used twice (also {}); submissions identify images by name, so names must be unique", path.display(), other.display())]
+    DuplicateName { path: PathBuf, other: PathBuf },
+    #[error(transparent)]
+    Annotation(#[from] AnnotationError),
+    #[error(transparent)]
+    Submission(#[from] SubmissionError),
+    #[error("{}: {place}: {problem}", path.display())]
+    Table { path: PathBuf, place: String, problem: String },
+}
+
+impl DataError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DataError::Io { path: path.into(), source }
+    }
+
+    pub(crate) fn table(
+        path: impl Into<PathBuf>,
+        place: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> Self {
+        DataError::Table { path: path.into(), place: place.into(), problem: problem.into() }
+    }
+}

@@ -1,0 +1,313 @@
+//! Finding the images and label files of a dataset and pairing them, as the reference code did:
+//! both lists sorted by relative path, paired by relative path without extension.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use boneseg_contract::PersonId;
+
+use crate::error::DataError;
+use crate::image_io::png_size;
+use crate::meta::{self, MetaTable};
+
+/// One image of a dataset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageEntry {
+    /// Path relative to the images folder, `/`-separated: `ID001/image1661130828152.png`.
+    /// Entries are sorted by it (byte order, like Python's `sorted`).
+    pub rel: String,
+    pub person: PersonId,
+    pub image: PathBuf,
+    /// The label file; `None` for test images.
+    pub label: Option<PathBuf>,
+    /// From the PNG header.
+    pub width: usize,
+    pub height: usize,
+}
+
+impl ImageEntry {
+    /// The base name (`image_name` in a submission).
+    pub fn name(&self) -> &str {
+        self.rel.rsplit('/').next().unwrap_or(&self.rel)
+    }
+}
+
+/// How strictly to read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    /// Skip bad files (and record why) instead of failing on the first.
+    pub skip_bad: bool,
+}
+
+/// The images found in a folder, and what was skipped.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub entries: Vec<ImageEntry>,
+    pub skipped: Vec<DataError>,
+}
+
+/// Files under `dir` whose extension is `extension` (case-insensitive), by relative path
+/// without extension. Hidden files and folders (a leading `.`) are ignored.
+fn files_by_stem(dir: &Path, extension: &str) -> Result<BTreeMap<String, (String, PathBuf)>, DataError> {
+    let mut found = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|e| DataError::io(&folder, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| DataError::io(&folder, e))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|e| DataError::io(&path, e))?;
+            if kind.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(dir).expect("walked below dir");
+            let rel: Vec<String> =
+                rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let rel = rel.join("/");
+            let Some(dot) = rel.rfind('.') else { continue };
+            if rel[dot + 1..].eq_ignore_ascii_case(extension) {
+                found.insert(rel[..dot].to_string(), (rel, path));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The person folder an image sits in.
+fn person_of(rel: &str, path: &Path) -> Result<PersonId, DataError> {
+    let not_in_folder = || DataError::NotInPersonFolder { path: path.to_path_buf() };
+    let (folder, _) = rel.split_once('/').ok_or_else(not_in_folder)?;
+    folder.parse().map_err(|_| not_in_folder())
+}
+
+/// Lists the PNGs under `images`, paired with the JSON of the same relative path under `labels`
+/// when given. An image without its label and a label without its image are errors.
+///
+/// Every image's header is read: a file that is not a PNG, or whose size differs from the
+/// dataset's (the most common size), is an error.
+pub fn list_images(images: &Path, labels: Option<&Path>, options: ReadOptions) -> Result<Listing, DataError> {
+    if !images.is_dir() {
+        return Err(DataError::MissingFolder { path: images.to_path_buf(), what: "image folder" });
+    }
+    let pngs = files_by_stem(images, "png")?;
+    if pngs.is_empty() {
+        return Err(DataError::NoImages { path: images.to_path_buf() });
+    }
+    let mut jsons = match labels {
+        Some(dir) if !dir.is_dir() => {
+            return Err(DataError::MissingFolder { path: dir.to_path_buf(), what: "label folder" });
+        }
+        Some(dir) => files_by_stem(dir, "json")?,
+        None => BTreeMap::new(),
+    };
+
+    let mut listing = Listing::default();
+    let fail = |error: DataError, listing: &mut Listing| {
+        if options.skip_bad {
+            listing.skipped.push(error);
+            Ok(())
+        } else {
+            Err(error)
+        }
+    };
+    for (stem, (rel, image)) in pngs {
+        let label = match labels {
+            Some(dir) => match jsons.remove(&stem) {
+                Some((_, label)) => Some(label),
+                None => {
+                    let expected = dir.join(format!("{stem}.json"));
+                    fail(DataError::ImageWithoutLabel { image, expected }, &mut listing)?;
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let entry = person_of(&rel, &image).and_then(|person| {
+            let (width, height) = png_size(&image)?;
+            Ok(ImageEntry { rel, person, image, label, width, height })
+        });
+        match entry {
+            Ok(entry) => listing.entries.push(entry),
+            Err(error) => fail(error, &mut listing)?,
+        }
+    }
+    for (stem, (_, label)) in jsons {
+        let expected = images.join(format!("{stem}.png"));
+        fail(DataError::LabelWithoutImage { label, expected }, &mut listing)?;
+    }
+    listing.entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+    check_sizes(&mut listing, options)?;
+    Ok(listing)
+}
+
+/// Every image must have the dataset's size: the most common one.
+fn check_sizes(listing: &mut Listing, options: ReadOptions) -> Result<(), DataError> {
+    let mut counts: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for entry in &listing.entries {
+        *counts.entry((entry.width, entry.height)).or_default() += 1;
+    }
+    let Some((&(expected_width, expected_height), _)) = counts.iter().max_by_key(|&(_, n)| *n) else {
+        return Ok(());
+    };
+    let (good, bad): (Vec<_>, Vec<_>) = std::mem::take(&mut listing.entries)
+        .into_iter()
+        .partition(|e| (e.width, e.height) == (expected_width, expected_height));
+    listing.entries = good;
+    for entry in bad {
+        let error = DataError::ImageSize {
+            path: entry.image,
+            width: entry.width,
+            height: entry.height,
+            expected_width,
+            expected_height,
+        };
+        if !options.skip_bad {
+            return Err(error);
+        }
+        listing.skipped.push(error);
+    }
+    Ok(())
+}
+
+/// Fails when two images share a base name (a submission could not tell them apart).
+pub fn check_unique_names(entries: &[ImageEntry]) -> Result<(), DataError> {
+    let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
+    for entry in entries {
+        if let Some(other) = seen.insert(entry.name(), &entry.image) {
+            return Err(DataError::DuplicateName { path: entry.image.clone(), other: other.to_path_buf() });
+        }
+    }
+    Ok(())
+}
+
+/// A dataset in the competition layout.
+#[derive(Debug)]
+pub struct Dataset {
+    pub root: PathBuf,
+    /// Training images with their labels, sorted by relative path.
+    pub train: Vec<ImageEntry>,
+    /// Test images, sorted by relative path (the submission's order).
+    pub test: Vec<ImageEntry>,
+    /// `meta_data.xlsx` (or `meta_data.csv`) when present.
+    pub meta: Option<MetaTable>,
+    /// What `skip_bad` skipped.
+    pub skipped: Vec<DataError>,
+}
+
+impl Dataset {
+    pub fn train_images(root: &Path) -> PathBuf {
+        root.join("train").join("DCM")
+    }
+
+    pub fn train_labels(root: &Path) -> PathBuf {
+        root.join("train").join("outputs_json")
+    }
+
+    pub fn test_images(root: &Path) -> PathBuf {
+        root.join("test").join("DCM")
+    }
+
+    /// Opens a dataset: `train/` and `test/` are each optional, but one must be there.
+    pub fn open(root: &Path, options: ReadOptions) -> Result<Dataset, DataError> {
+        let mut skipped = Vec::new();
+        let train_dir = Self::train_images(root);
+        let test_dir = Self::test_images(root);
+        if !train_dir.is_dir() && !test_dir.is_dir() {
+            return Err(DataError::MissingFolder { path: root.to_path_buf(), what: "train/DCM or test/DCM" });
+        }
+        let mut read = |images: &Path, labels: Option<&Path>| -> Result<Vec<ImageEntry>, DataError> {
+            if !images.is_dir() {
+                return Ok(Vec::new());
+            }
+            let listing = list_images(images, labels, options)?;
+            skipped.extend(listing.skipped);
+            Ok(listing.entries)
+        };
+        let train = read(&train_dir, Some(&Self::train_labels(root)))?;
+        let test = read(&test_dir, None)?;
+        let meta = meta::find(root).map(|path| meta::read(&path)).transpose()?;
+        Ok(Dataset { root: root.to_path_buf(), train, test, meta, skipped })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image_io::{GrayImage, write_gray_png};
+
+    fn image(path: &Path, size: u32) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write_gray_png(path, &GrayImage::new(size, size)).unwrap();
+    }
+
+    fn label(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, r#"{"annotations": []}"#).unwrap();
+    }
+
+    #[test]
+    fn pairs_by_relative_path_in_sorted_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (images, labels) = (dir.path().join("DCM"), dir.path().join("json"));
+        for rel in ["ID002/b", "ID001/z", "ID001/a", "ID010/c"] {
+            image(&images.join(format!("{rel}.png")), 8);
+            label(&labels.join(format!("{rel}.json")));
+        }
+        std::fs::write(images.join("ID001/.hidden.png"), b"x").unwrap();
+        let listing = list_images(&images, Some(&labels), ReadOptions::default()).unwrap();
+        let rels: Vec<_> = listing.entries.iter().map(|e| e.rel.as_str()).collect();
+        assert_eq!(rels, ["ID001/a.png", "ID001/z.png", "ID002/b.png", "ID010/c.png"]);
+        assert_eq!(listing.entries[2].person, PersonId(2));
+        assert_eq!(listing.entries[2].name(), "b.png");
+        assert_eq!(listing.entries[3].label.as_deref(), Some(labels.join("ID010/c.json").as_path()));
+    }
+
+    #[test]
+    fn unpaired_files_are_errors_that_name_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (images, labels) = (dir.path().join("DCM"), dir.path().join("json"));
+        image(&images.join("ID001/a.png"), 8);
+        image(&images.join("ID001/b.png"), 8);
+        label(&labels.join("ID001/a.json"));
+        label(&labels.join("ID002/c.json"));
+        let err = list_images(&images, Some(&labels), ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("ID001/b.png: image without a label file"), "{err}");
+        let listing = list_images(&images, Some(&labels), ReadOptions { skip_bad: true }).unwrap();
+        assert_eq!(listing.entries.len(), 1);
+        let skipped: Vec<_> = listing.skipped.iter().map(|e| e.to_string()).collect();
+        assert!(skipped[1].contains("ID002/c.json: label file without an image"), "{skipped:?}");
+    }
+
+    #[test]
+    fn odd_sizes_and_loose_files_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("DCM");
+        image(&images.join("ID001/a.png"), 8);
+        image(&images.join("ID001/b.png"), 8);
+        image(&images.join("ID002/c.png"), 9);
+        let err = list_images(&images, None, ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("c.png: unexpected image size 9x9; the other images are 8x8"), "{err}");
+        image(&images.join("loose.png"), 8);
+        let listing = list_images(&images, None, ReadOptions { skip_bad: true }).unwrap();
+        assert_eq!(listing.entries.len(), 2);
+        assert!(
+            listing.skipped.iter().any(|e| e.to_string().contains("loose.png: not inside a person folder"))
+        );
+    }
+
+    #[test]
+    fn duplicate_base_names_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("DCM");
+        image(&images.join("ID001/a.png"), 8);
+        image(&images.join("ID002/a.png"), 8);
+        let listing = list_images(&images, None, ReadOptions::default()).unwrap();
+        let err = check_unique_names(&listing.entries).unwrap_err().to_string();
+        assert!(err.contains("ID002/a.png: the image name is used twice"), "{err}");
+    }
+}
