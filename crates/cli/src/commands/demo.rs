@@ -1,0 +1,102 @@
+//! `boneseg demo`: the main job on the built-in defaults, end to end on a fresh phantom —
+//! generate a dataset, split it, write a submission from the test labels, check and score it,
+//! and draw a few overlays. Later stages (train, infer) join as they land.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use boneseg_data::Dataset;
+
+use super::{FillArgs, score, show, split, submission, synth};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Working folder for everything the demo writes.
+    #[arg(long, default_value = "demo")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 10)]
+    pub people: usize,
+    #[arg(long, default_value_t = 5)]
+    pub test_people: usize,
+    #[arg(long, default_value_t = 2048)]
+    pub size: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How many overlays to draw.
+    #[arg(long, default_value_t = 3)]
+    pub overlays: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let data = args.out.join("data");
+    let fill_rule = FillArgs { fill_rule: Default::default() };
+    let step = |title: &str| println!("\n== {title}");
+
+    step("1. generate a phantom dataset (boneseg synth)");
+    synth::run(synth::Args {
+        out: data.clone(),
+        people: args.people,
+        test_people: args.test_people,
+        size: args.size,
+        seed: args.seed,
+        outlier_rate: 0.1,
+        rotated_rate: 0.1,
+        bent_rate: 0.1,
+        force: true,
+    })?;
+
+    step("2. person-grouped folds (boneseg split)");
+    let folds = args.people.clamp(2, 5);
+    split::run(split::Args {
+        data: data.clone(),
+        folds,
+        out: args.out.join("splits"),
+        seed: None,
+        skip_bad: false,
+    })?;
+
+    step("3. a submission made from the hidden test labels (boneseg submission from-labels)");
+    let csv = args.out.join("submission.csv");
+    submission::run(submission::Command::FromLabels(submission::FromLabelsArgs {
+        labels: data.join("test_labels"),
+        images: Dataset::test_images(&data),
+        out: csv.clone(),
+        skip_bad: false,
+        fill_rule,
+    }))?;
+
+    step("4. check it (boneseg submission check)");
+    let checked = submission::run(submission::Command::Check(submission::CheckArgs {
+        file: csv.clone(),
+        images: Dataset::test_images(&data),
+    }))?;
+    anyhow::ensure!(checked == ExitCode::SUCCESS, "the demo's own submission failed its check");
+
+    step("5. score it as the leaderboard would (boneseg score): a perfect submission scores 1");
+    score::run(score::Args {
+        pred: csv,
+        labels: data.join("test_labels"),
+        images: Dataset::test_images(&data),
+        subset: None,
+        per_image: None,
+        skip_bad: false,
+        fill_rule,
+    })?;
+
+    step("6. overlays of a few training images (boneseg show)");
+    let dataset = Dataset::open(&data, Default::default())?;
+    for entry in dataset.train.iter().take(args.overlays) {
+        let out = args.out.join("overlays").join(entry.name());
+        std::fs::create_dir_all(out.parent().expect("has a parent"))?;
+        show::run(show::Args {
+            image: entry.image.clone(),
+            labels: entry.label.clone(),
+            out,
+            max_size: 1024,
+            fill: 0.35,
+            fill_rule,
+        })?;
+    }
+    println!("\ndone: everything is under {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,58 @@
+//! One file per subcommand.
+
+mod data;
+mod demo;
+mod score;
+mod show;
+mod split;
+mod submission;
+mod synth;
+
+use std::process::ExitCode;
+
+use boneseg_contract::FillRule;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Generate a phantom dataset in the competition's layout.
+    Synth(synth::Args),
+    /// Draw an image with its labels, each class in its own colour.
+    Show(show::Args),
+    /// Write person-grouped cross-validation folds as files.
+    Split(split::Args),
+    /// Score a submission against label files, exactly as the leaderboard does.
+    Score(score::Args),
+    /// Check a submission, or make one from label files.
+    #[command(subcommand)]
+    Submission(submission::Command),
+    /// Check a dataset.
+    #[command(subcommand)]
+    Data(data::Command),
+    /// The whole pipeline on a fresh phantom: generate, split, submit, check, score, show.
+    Demo(demo::Args),
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Synth(args) => synth::run(args),
+        Command::Show(args) => show::run(args),
+        Command::Split(args) => split::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Submission(command) => submission::run(command),
+        Command::Data(command) => data::run(command),
+        Command::Demo(args) => demo::run(args),
+    }
+}
+
+/// The polygon fill rule flag shared by every command that turns labels into masks.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct FillArgs {
+    /// Which OpenCV release's fillPoly the label masks reproduce: opencv-4.11 (4.11+ and 5.x, the
+    /// default), opencv-4.8 (4.8-4.10) or opencv-4.7 (4.7 and earlier).
+    #[arg(long, default_value = "opencv-4.11", value_parser = parse_fill_rule)]
+    pub fill_rule: FillRule,
+}
+
+fn parse_fill_rule(s: &str) -> Result<FillRule, String> {
+    s.parse()
+}

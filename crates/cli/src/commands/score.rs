@@ -1,0 +1,87 @@
+//! `boneseg score`: the leaderboard's mean dice of a submission against label files.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use boneseg_contract::atomic::write_atomic;
+use boneseg_contract::submission::Submission;
+use boneseg_contract::{CLASSES, NUM_CLASSES};
+use boneseg_data::layout::{check_unique_names, list_images};
+use boneseg_data::{ReadOptions, score, split};
+
+use super::FillArgs;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The submission CSV to score.
+    #[arg(long)]
+    pub pred: PathBuf,
+    /// Ground-truth label files (JSON).
+    #[arg(long)]
+    pub labels: PathBuf,
+    /// The images (for pairing and sizes).
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Score only the images of this list: a fold file (fold0_val.csv) or any CSV with an
+    /// `image` or `person` column.
+    #[arg(long)]
+    pub subset: Option<PathBuf>,
+    /// Also write every image's 29 dice values to this CSV.
+    #[arg(long)]
+    pub per_image: Option<PathBuf>,
+    /// Skip unpaired or unreadable files (listed on standard error) instead of stopping.
+    #[arg(long)]
+    pub skip_bad: bool,
+    #[command(flatten)]
+    pub fill_rule: FillArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let listing = list_images(&args.images, Some(&args.labels), ReadOptions { skip_bad: args.skip_bad })?;
+    for skipped in &listing.skipped {
+        tracing::warn!("skipped {skipped}");
+    }
+    let mut entries = listing.entries;
+    if let Some(subset) = &args.subset {
+        let chosen = split::read_list(subset, &entries)?;
+        entries = chosen.into_iter().map(|i| entries[i].clone()).collect();
+    }
+    check_unique_names(&entries)?;
+    let submission = Submission::read(&args.pred)?;
+    let outcome = score::score(&submission, &entries, args.fill_rule.fill_rule)?;
+
+    for (label, warning) in &outcome.label_warnings {
+        tracing::warn!("{}: {warning}", label.display());
+    }
+    if !outcome.missing_rows.is_empty() {
+        let (image, class) = &outcome.missing_rows[0];
+        tracing::warn!(
+            "{} (image, class) rows are missing from {} and count as empty predictions (first: {image} / {})",
+            outcome.missing_rows.len(),
+            args.pred.display(),
+            CLASSES[*class]
+        );
+    }
+    if !outcome.extra_images.is_empty() {
+        tracing::warn!(
+            "{} image(s) of {} have no label and are ignored (first: {})",
+            outcome.extra_images.len(),
+            args.pred.display(),
+            outcome.extra_images[0]
+        );
+    }
+    if let Some(path) = &args.per_image {
+        let mut text = format!("image_name,{}\n", CLASSES.join(","));
+        for (name, row) in &outcome.table.rows {
+            let _ = write!(text, "{name}");
+            for value in row.iter().take(NUM_CLASSES) {
+                let _ = write!(text, ",{value}");
+            }
+            text.push('\n');
+        }
+        write_atomic(path, text.as_bytes())?;
+    }
+    println!("{}", outcome.table.report());
+    Ok(ExitCode::SUCCESS)
+}

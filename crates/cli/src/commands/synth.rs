@@ -1,0 +1,64 @@
+//! `boneseg synth`: a phantom dataset.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use boneseg_phantom::person::Rates;
+use boneseg_phantom::{SynthConfig, generate};
+
+use crate::progress;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Output folder (the dataset root).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Training people; each gives two images (both hands).
+    #[arg(long, default_value_t = 10)]
+    pub people: usize,
+    /// Test people; their labels go to test_labels/, outside the competition layout.
+    #[arg(long, default_value_t = 5)]
+    pub test_people: usize,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 2048)]
+    pub size: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Share of people with rings, nail art or a wrist implant.
+    #[arg(long, default_value_t = 0.1)]
+    pub outlier_rate: f64,
+    /// Share of images with the arm rotated by 15-35 degrees.
+    #[arg(long, default_value_t = 0.1)]
+    pub rotated_rate: f64,
+    /// Share of images with bent fingers or a strongly deviated wrist.
+    #[arg(long, default_value_t = 0.1)]
+    pub bent_rate: f64,
+    /// Replace the output folder if it is not empty.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = SynthConfig {
+        people: args.people,
+        test_people: args.test_people,
+        size: args.size,
+        seed: args.seed,
+        rates: Rates { outlier: args.outlier_rate, rotated: args.rotated_rate, bent: args.bent_rate },
+    };
+    let bar = progress::bar(2 * (args.people + args.test_people), "images");
+    let summary = generate(&args.out, &config, args.force, &|done, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    let images = summary.train_images + summary.test_images;
+    println!(
+        "wrote {} ({} training and {} test images, {}x{}) in {:.1} s, {:.1} images/s",
+        args.out.display(),
+        summary.train_images,
+        summary.test_images,
+        args.size,
+        args.size,
+        summary.seconds,
+        images as f64 / summary.seconds
+    );
+    Ok(ExitCode::SUCCESS)
+}

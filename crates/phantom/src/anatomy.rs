@@ -1,0 +1,469 @@
+//! The canonical hand: a right hand seen postero-anteriorly (thumb on the left, fingers up),
+//! in units of the middle metacarpal's length `L` (about 420 px at 2048²), origin at the base of
+//! the middle metacarpal, y up.
+//!
+//! Lengths and metacarpal angles follow measurements of real hands; widths, carpal sizes and
+//! positions are set so that the areas at 2048² come out near the competition's (radius ~76k
+//! px, capitate ~16k, little distal phalanx ~3.7k, all bones ~13% of the image).
+
+use crate::geometry::{Frame, Vec2, v2};
+use crate::shape::{Blob, LongBone, Shape};
+
+/// One digit: where its metacarpal starts, at what angle (degrees toward the thumb), the lengths
+/// of metacarpal, proximal, middle and distal phalanx (no middle one for the thumb), a width
+/// factor, and the class of each of those bones.
+struct Digit {
+    base: Vec2,
+    tilt: f64,
+    lengths: [f64; 4],
+    width: f64,
+    classes: [usize; 4],
+}
+
+const THUMB: usize = 0;
+
+const DIGITS: [Digit; 5] = [
+    Digit {
+        base: v2(-0.43, -0.13),
+        tilt: 36.0,
+        lengths: [0.69, 0.47, 0.0, 0.34],
+        width: 1.12,
+        classes: [2, 1, usize::MAX, 0],
+    },
+    Digit {
+        base: v2(-0.235, 0.01),
+        tilt: 9.0,
+        lengths: [1.03, 0.59, 0.36, 0.27],
+        width: 1.0,
+        classes: [6, 5, 4, 3],
+    },
+    Digit {
+        base: v2(0.0, 0.0),
+        tilt: 0.0,
+        lengths: [1.00, 0.67, 0.43, 0.29],
+        width: 1.02,
+        classes: [10, 9, 8, 7],
+    },
+    Digit {
+        base: v2(0.225, -0.03),
+        tilt: -9.0,
+        lengths: [0.89, 0.62, 0.41, 0.29],
+        width: 0.93,
+        classes: [14, 13, 12, 11],
+    },
+    Digit {
+        base: v2(0.41, -0.1),
+        tilt: -22.0,
+        lengths: [0.82, 0.49, 0.29, 0.26],
+        width: 0.86,
+        classes: [18, 17, 16, 15],
+    },
+];
+
+/// Shape of each bone of a digit (metacarpal, proximal, middle, distal), in `L` before the
+/// digit's width factor: half-widths at base, shaft and head, flare fractions, cap lengths,
+/// cortex fractions.
+struct Profile {
+    base: f64,
+    shaft: f64,
+    head: f64,
+    base_flare: f64,
+    head_flare: f64,
+    proximal_cap: f64,
+    distal_cap: f64,
+    cortex_shaft: f64,
+    cortex_ends: f64,
+}
+
+const PROFILES: [Profile; 4] = [
+    Profile {
+        base: 0.142,
+        shaft: 0.098,
+        head: 0.137,
+        base_flare: 0.22,
+        head_flare: 0.3,
+        proximal_cap: 0.05,
+        distal_cap: 0.11,
+        cortex_shaft: 0.38,
+        cortex_ends: 0.12,
+    },
+    Profile {
+        base: 0.132,
+        shaft: 0.092,
+        head: 0.112,
+        base_flare: 0.3,
+        head_flare: 0.3,
+        proximal_cap: 0.055,
+        distal_cap: 0.075,
+        cortex_shaft: 0.36,
+        cortex_ends: 0.12,
+    },
+    Profile {
+        base: 0.1,
+        shaft: 0.07,
+        head: 0.082,
+        base_flare: 0.32,
+        head_flare: 0.3,
+        proximal_cap: 0.05,
+        distal_cap: 0.06,
+        cortex_shaft: 0.34,
+        cortex_ends: 0.12,
+    },
+    Profile {
+        base: 0.08,
+        shaft: 0.045,
+        head: 0.06,
+        base_flare: 0.35,
+        head_flare: 0.3,
+        proximal_cap: 0.04,
+        distal_cap: 0.055,
+        cortex_shaft: 0.3,
+        cortex_ends: 0.15,
+    },
+];
+
+/// Joint spaces after the metacarpal, proximal and middle phalanx.
+const JOINT_GAPS: [f64; 3] = [0.035, 0.03, 0.025];
+
+/// A carpal: class, centre, half-axes, angle of the major axis (degrees from +x, counter-
+/// clockwise), superellipse power.
+struct Carpal {
+    class: usize,
+    centre: Vec2,
+    a: f64,
+    b: f64,
+    angle: f64,
+    power: f64,
+}
+
+pub const TRAPEZIUM: usize = 19;
+pub const PISIFORM: usize = 26;
+pub const RADIUS: usize = 27;
+pub const ULNA: usize = 28;
+
+const CARPALS: [Carpal; 8] = [
+    Carpal { class: TRAPEZIUM, centre: v2(-0.320, -0.222), a: 0.118, b: 0.127, angle: 35.0, power: 2.6 },
+    Carpal { class: 20, centre: v2(-0.177, -0.134), a: 0.085, b: 0.11, angle: 80.0, power: 2.8 },
+    Carpal { class: 21, centre: v2(-0.002, -0.240), a: 0.205, b: 0.126, angle: 92.0, power: 2.5 },
+    Carpal { class: 22, centre: v2(0.218, -0.199), a: 0.162, b: 0.11, angle: 110.0, power: 2.5 },
+    Carpal { class: 23, centre: v2(-0.251, -0.462), a: 0.21, b: 0.086, angle: 120.0, power: 2.2 },
+    Carpal { class: 24, centre: v2(-0.030, -0.508), a: 0.116, b: 0.112, angle: 10.0, power: 2.5 },
+    Carpal { class: 25, centre: v2(0.182, -0.444), a: 0.116, b: 0.1, angle: 30.0, power: 2.5 },
+    Carpal { class: PISIFORM, centre: v2(0.232, -0.421), a: 0.09, b: 0.08, angle: 0.0, power: 2.0 },
+];
+
+/// Where the hand turns on the forearm.
+const WRIST_CENTRE: Vec2 = v2(-0.05, -0.55);
+
+/// Everything that varies from one hand (image) to the next, in the canonical frame.
+#[derive(Clone, Debug)]
+pub struct HandPose {
+    /// Multiplies the metacarpal angles (how far the hand fans out).
+    pub metacarpal_spread: f64,
+    /// Multiplies the angle of each finger's phalanges relative to straight up.
+    pub finger_spread: f64,
+    /// Extra thumb abduction, degrees.
+    pub thumb_abduction: f64,
+    /// Per digit and joint (MCP, PIP, DIP), degrees of sideways jitter.
+    pub joint_jitter: [[f64; 3]; 5],
+    /// Per digit, flexion in degrees (0 = straight): a flexed finger projects shorter.
+    pub flexion: [f64; 5],
+    /// Bone width multiplier (sturdier or finer skeletons).
+    pub width_scale: f64,
+    /// Per carpal: centre offset, size factor, rotation (degrees) and wobble.
+    pub carpal_offsets: [Vec2; 8],
+    pub carpal_sizes: [f64; 8],
+    pub carpal_turns: [f64; 8],
+    pub carpal_wobble: [[(f64, f64); 3]; 8],
+    /// Radial (+) or ulnar (-) deviation of the hand on the forearm, degrees.
+    pub wrist_deviation: f64,
+    /// Ulna length relative to the radius (positive = longer), in `L`.
+    pub ulnar_variance: f64,
+}
+
+impl HandPose {
+    /// The average hand.
+    pub fn neutral() -> HandPose {
+        HandPose {
+            metacarpal_spread: 1.0,
+            finger_spread: 1.0,
+            thumb_abduction: 0.0,
+            joint_jitter: [[0.0; 3]; 5],
+            flexion: [0.0; 5],
+            width_scale: 1.0,
+            carpal_offsets: [v2(0.0, 0.0); 8],
+            carpal_sizes: [1.0; 8],
+            carpal_turns: [0.0; 8],
+            carpal_wobble: [[(0.0, 0.0); 3]; 8],
+            wrist_deviation: 0.0,
+            ulnar_variance: 0.0,
+        }
+    }
+}
+
+/// A labelled bone.
+#[derive(Clone, Debug)]
+pub struct Bone {
+    pub class: usize,
+    pub shape: Shape,
+}
+
+/// A rounded segment of soft tissue.
+#[derive(Clone, Copy, Debug)]
+pub struct Capsule {
+    pub a: Vec2,
+    pub b: Vec2,
+    pub radius: f64,
+}
+
+/// A finger segment where a ring or a nail can sit: its axis and the flesh radius around it.
+#[derive(Clone, Copy, Debug)]
+pub struct Site {
+    pub start: Vec2,
+    pub end: Vec2,
+    pub radius: f64,
+}
+
+/// A built hand, in canonical units.
+#[derive(Clone, Debug)]
+pub struct Hand {
+    pub bones: Vec<Bone>,
+    /// Unlabelled small bones (sesamoids at the thumb), as in real radiographs.
+    pub sesamoids: Vec<Shape>,
+    pub flesh: Vec<Capsule>,
+    /// The palm's soft tissue: a convex polygon, counter-clockwise.
+    pub palm: Vec<Vec2>,
+    /// Per digit: the proximal phalanx (ring site) and the distal phalanx (nail site).
+    pub ring_sites: [Site; 5],
+    pub nail_sites: [Site; 5],
+    /// The distal radius: where a plate or screws go.
+    pub radius_axis: Frame,
+}
+
+fn long_bone(start: Vec2, direction: Vec2, length: f64, profile: &Profile, width: f64) -> LongBone {
+    LongBone {
+        frame: Frame::along(start, direction),
+        length,
+        base: profile.base * width,
+        shaft: profile.shaft * width,
+        head: profile.head * width,
+        base_flare: profile.base_flare,
+        head_flare: profile.head_flare,
+        proximal_cap: (profile.proximal_cap * width).min(length * 0.3),
+        distal_cap: (profile.distal_cap * width).min(length * 0.3),
+        head_shift: 0.0,
+        slant: 0.0,
+        cortex_shaft: profile.cortex_shaft,
+        cortex_ends: profile.cortex_ends,
+    }
+}
+
+/// Rotates `p` about `centre` by `degrees` (counter-clockwise, y up).
+fn turn(p: Vec2, centre: Vec2, degrees: f64) -> Vec2 {
+    centre + (p - centre).rotated(degrees.to_radians())
+}
+
+/// Builds the hand for a pose.
+pub fn build(pose: &HandPose) -> Hand {
+    let mut bones = Vec::with_capacity(29);
+    let mut flesh = Vec::new();
+    let mut sesamoids = Vec::new();
+    // Points the palm's outline must enclose: both sides of each metacarpal's base and head.
+    let mut palm_points = Vec::new();
+    let mut ring_sites = [Site { start: v2(0.0, 0.0), end: v2(0.0, 0.0), radius: 0.0 }; 5];
+    let mut nail_sites = ring_sites;
+    // The hand turns on the forearm about the wrist; the proximal carpal row half as much.
+    let deviate = |p: Vec2, share: f64| turn(p, WRIST_CENTRE, pose.wrist_deviation * share);
+    let deviate_dir = |d: Vec2| d.rotated(pose.wrist_deviation.to_radians());
+
+    for (digit_index, digit) in DIGITS.iter().enumerate() {
+        let width = digit.width * pose.width_scale;
+        let is_thumb = digit_index == THUMB;
+        let mut tilt =
+            digit.tilt * pose.metacarpal_spread + if is_thumb { pose.thumb_abduction } else { 0.0 };
+        let mut position = deviate(digit.base, 1.0);
+        let flesh_radius = if is_thumb { 0.19 } else { 0.17 } * width;
+        for (bone_index, &nominal_length) in digit.lengths.iter().enumerate() {
+            if nominal_length == 0.0 {
+                continue;
+            }
+            if bone_index > 0 {
+                let jitter = pose.joint_jitter[digit_index][bone_index - 1];
+                tilt = if is_thumb {
+                    tilt - 8.0 + jitter
+                } else if bone_index == 1 {
+                    digit.tilt * pose.finger_spread + jitter
+                } else {
+                    tilt + jitter
+                };
+            }
+            // A flexed finger's phalanges point partly out of the image plane.
+            let foreshortening =
+                if bone_index >= 2 { pose.flexion[digit_index].to_radians().cos() } else { 1.0 };
+            let length = nominal_length * foreshortening;
+            let direction = deviate_dir(Vec2::from_tilt(tilt));
+            let bone = long_bone(position, direction, length, &PROFILES[bone_index], width);
+            let end = position + direction * length;
+            match bone_index {
+                0 => {
+                    let side = direction.perp() * (0.16 * width);
+                    let head = end - direction * 0.04;
+                    if is_thumb {
+                        // The thenar eminence: only the thumb's base is inside the palm.
+                        palm_points.extend([position + side, position - side]);
+                        flesh.push(Capsule { a: position, b: end, radius: 0.22 * width });
+                    } else {
+                        palm_points.extend([position + side, position - side, head + side, head - side]);
+                    }
+                }
+                1 => ring_sites[digit_index] = Site { start: position, end, radius: flesh_radius },
+                3 => {
+                    nail_sites[digit_index] = Site { start: position, end, radius: flesh_radius };
+                    flesh.push(Capsule { a: end, b: end + direction * 0.06, radius: flesh_radius * 0.85 });
+                }
+                _ => {}
+            }
+            if bone_index > 0 {
+                flesh.push(Capsule { a: position, b: end, radius: flesh_radius });
+            }
+            if is_thumb && bone_index == 0 {
+                // Two sesamoids over the head of the thumb metacarpal.
+                for side in [-1.0, 1.0] {
+                    let centre = end - direction * 0.06 + direction.perp() * (side * 0.055 * width);
+                    sesamoids.push(Shape::Blob(Blob {
+                        frame: Frame::along(centre, direction),
+                        a: 0.032 * width,
+                        b: 0.028 * width,
+                        power: 2.0,
+                        wobble: [(0.0, 0.0); 3],
+                        cortex: 0.3,
+                    }));
+                }
+            }
+            bones.push(Bone { class: digit.classes[bone_index], shape: Shape::Long(bone) });
+            position = end + direction * (JOINT_GAPS[bone_index.min(2)] * foreshortening.max(0.5));
+        }
+    }
+
+    for (i, carpal) in CARPALS.iter().enumerate() {
+        // Distal row moves with the hand, proximal row half as much.
+        let share = if carpal.centre.y > -0.35 { 1.0 } else { 0.5 };
+        let centre = deviate(carpal.centre + pose.carpal_offsets[i], share);
+        let angle = carpal.angle + pose.carpal_turns[i] + pose.wrist_deviation * share;
+        let size = pose.carpal_sizes[i] * pose.width_scale;
+        bones.push(Bone {
+            class: carpal.class,
+            shape: Shape::Blob(Blob {
+                frame: Frame::along(centre, v2(1.0, 0.0).rotated(angle.to_radians())),
+                a: carpal.a * size,
+                b: carpal.b * size,
+                power: carpal.power,
+                wobble: pose.carpal_wobble[i],
+                cortex: 0.16,
+            }),
+        });
+    }
+
+    // Forearm bones run from far below the image up to the wrist.
+    let below = -4.0;
+    let radius_end = v2(-0.17, -0.625);
+    let radius_dir = Vec2::from_tilt(-2.0);
+    let radius_start = radius_end - radius_dir * (radius_end.y - below);
+    let radius = LongBone {
+        head_shift: 0.05 * pose.width_scale,
+        slant: 0.4,
+        ..long_bone(
+            radius_start,
+            radius_dir,
+            radius_end.y - below,
+            &Profile {
+                base: 0.142,
+                shaft: 0.142,
+                head: 0.24,
+                base_flare: 0.05,
+                head_flare: 0.14,
+                proximal_cap: 0.1,
+                distal_cap: 0.05,
+                cortex_shaft: 0.3,
+                cortex_ends: 0.1,
+            },
+            pose.width_scale,
+        )
+    };
+    let ulna_end = v2(0.155, -0.72 + pose.ulnar_variance);
+    let ulna_dir = Vec2::from_tilt(1.5);
+    let ulna = LongBone {
+        head_shift: -0.02 * pose.width_scale,
+        slant: -0.25,
+        ..long_bone(
+            ulna_end - ulna_dir * (ulna_end.y - below),
+            ulna_dir,
+            ulna_end.y - below,
+            &Profile {
+                base: 0.085,
+                shaft: 0.085,
+                head: 0.115,
+                base_flare: 0.05,
+                head_flare: 0.1,
+                proximal_cap: 0.1,
+                distal_cap: 0.07,
+                cortex_shaft: 0.32,
+                cortex_ends: 0.1,
+            },
+            pose.width_scale,
+        )
+    };
+    let radius_axis = Frame::along(radius_end, -radius_dir);
+    bones.push(Bone { class: RADIUS, shape: Shape::Long(radius) });
+    bones.push(Bone { class: ULNA, shape: Shape::Long(ulna) });
+
+    // The wrist joins the palm to the forearm, which leaves the image at the bottom.
+    palm_points.extend([
+        deviate(v2(-0.5, -0.45), 0.5),
+        deviate(v2(0.45, -0.45), 0.5),
+        v2(-0.5, -0.75),
+        v2(0.42, -0.75),
+    ]);
+    flesh.push(Capsule { a: v2(-0.04, -0.6), b: v2(-0.04, below), radius: 0.5 });
+    Hand { bones, sesamoids, flesh, palm: convex_hull(palm_points), ring_sites, nail_sites, radius_axis }
+}
+
+/// Convex hull, counter-clockwise (Andrew's monotone chain).
+fn convex_hull(mut points: Vec<Vec2>) -> Vec<Vec2> {
+    points.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+    let cross = |o: Vec2, a: Vec2, b: Vec2| (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x);
+    let mut hull: Vec<Vec2> = Vec::with_capacity(points.len() + 1);
+    for pass in 0..2 {
+        let start = hull.len();
+        let ordered: Box<dyn Iterator<Item = &Vec2>> =
+            if pass == 0 { Box::new(points.iter()) } else { Box::new(points.iter().rev()) };
+        for &p in ordered {
+            while hull.len() >= start + 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        hull.pop();
+    }
+    hull
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_palm_is_a_convex_counter_clockwise_hull() {
+        let square = vec![v2(0.0, 0.0), v2(1.0, 0.0), v2(0.5, 0.5), v2(1.0, 1.0), v2(0.0, 1.0)];
+        assert_eq!(convex_hull(square), vec![v2(0.0, 0.0), v2(1.0, 0.0), v2(1.0, 1.0), v2(0.0, 1.0)]);
+        assert!(build(&HandPose::neutral()).palm.len() >= 6);
+    }
+
+    #[test]
+    fn every_class_appears_once() {
+        let hand = build(&HandPose::neutral());
+        let mut classes: Vec<usize> = hand.bones.iter().map(|b| b.class).collect();
+        classes.sort_unstable();
+        assert_eq!(classes, (0..29).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,229 @@
+//! Writes a phantom dataset: `train/DCM`, `train/outputs_json`, `test/DCM`, `meta_data.xlsx`,
+//! plus what the real data keeps hidden — `test_labels/` (the test set's label files, for scoring
+//! a test submission) and `synth_truth.csv` (per image: hand side, rotation, bent fingers,
+//! outliers).
+//!
+//! The dataset is built in a hidden folder beside the output and renamed into place at the end,
+//! so a crash never leaves a half-written dataset.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use boneseg_contract::atomic::write_atomic;
+use boneseg_contract::{AnnotationFile, PersonId};
+use boneseg_data::image_io::{GrayImage, write_gray_png};
+use boneseg_data::meta;
+use rayon::prelude::*;
+
+use crate::person::{ImagePlan, Person, Rates};
+use crate::render::render;
+use crate::rng::Rng;
+use crate::scene::Scene;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct SynthConfig {
+    /// Training people (two images each).
+    pub people: usize,
+    /// Test people (two images each).
+    pub test_people: usize,
+    /// Image side in pixels (the competition's is 2048).
+    pub size: usize,
+    pub seed: u64,
+    pub rates: Rates,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        SynthConfig {
+            people: 10,
+            test_people: 5,
+            size: 2048,
+            seed: 0,
+            rates: Rates { outlier: 0.1, rotated: 0.1, bent: 0.1 },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    #[error("{}: already exists and is not empty; pass --force to replace it", .0.display())]
+    Exists(PathBuf),
+    #[error("{0}")]
+    Config(String),
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Data(#[from] boneseg_data::DataError),
+}
+
+/// What was generated.
+#[derive(Clone, Debug)]
+pub struct SynthSummary {
+    pub train_images: usize,
+    pub test_images: usize,
+    pub seconds: f64,
+}
+
+/// One generated radiograph.
+pub struct SynthImage {
+    pub image: GrayImage,
+    pub labels: AnnotationFile,
+    /// Middle metacarpal length in pixels (the hand's scale).
+    pub unit_px: f64,
+}
+
+/// One image and its labels, from a person and a plan: what the generator and the benchmarks
+/// share.
+pub fn synth_image(person: &Person, plan: &ImagePlan, size: usize, seed: u64, filename: &str) -> SynthImage {
+    let scene = Scene::layout(person, plan, size);
+    SynthImage {
+        image: render(&scene, plan, seed),
+        labels: scene.annotations(filename, seed),
+        unit_px: scene.unit,
+    }
+}
+
+/// One image to make.
+struct Job {
+    person: usize,
+    hand: usize,
+    test: bool,
+    rel: String,
+}
+
+/// Generates a dataset into `out`; `progress(done, total)` is called as images finish.
+pub fn generate(
+    out: &Path,
+    config: &SynthConfig,
+    force: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SynthSummary, SynthError> {
+    let start = Instant::now();
+    if config.people + config.test_people == 0 {
+        return Err(SynthError::Config("nothing to generate: --people and --test-people are both 0".into()));
+    }
+    if config.size < 64 {
+        return Err(SynthError::Config(format!(
+            "--size {} is too small: use at least 64 pixels",
+            config.size
+        )));
+    }
+    let occupied = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if occupied && !force {
+        return Err(SynthError::Exists(out.to_path_buf()));
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SynthError::Io { path, source }
+    };
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
+    let staging = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+
+    let root = Rng::new(config.seed);
+    let total_people = config.people + config.test_people;
+    // Test people are scattered among the ids, as in the competition.
+    let mut order: Vec<usize> = (0..total_people).collect();
+    let mut shuffler = root.fork(u64::MAX);
+    for i in (1..order.len()).rev() {
+        order.swap(i, shuffler.below(i + 1));
+    }
+    let is_test: Vec<bool> = (0..total_people).map(|i| order[i] < config.test_people).collect();
+    let people: Vec<Person> = (0..total_people)
+        .map(|i| Person::draw(PersonId(i as u32 + 1), config.rates, &mut root.fork(i as u64)))
+        .collect();
+
+    let mut jobs = Vec::new();
+    for (i, person) in people.iter().enumerate() {
+        let mut stems = root.fork(i as u64).fork(7);
+        let stamp = 1_661_000_000_000u64 + i as u64 * 1_000_000 + stems.below(900_000) as u64;
+        // Which hand comes first in the folder varies, as in the real data.
+        let first_hand = stems.below(2);
+        for k in 0..2 {
+            let rel =
+                format!("{}/image{}.png", person.meta.id, stamp + k as u64 * (1 + stems.below(2000) as u64));
+            jobs.push(Job { person: i, hand: (first_hand + k) % 2, test: is_test[i], rel });
+        }
+    }
+
+    let images_dir = |test: bool| staging.join(if test { "test" } else { "train" }).join("DCM");
+    let labels_dir = |test: bool| {
+        if test { staging.join("test_labels") } else { staging.join("train").join("outputs_json") }
+    };
+    let done = AtomicUsize::new(0);
+    let truth: Vec<String> = jobs
+        .par_iter()
+        .map(|job| -> Result<String, SynthError> {
+            let person = &people[job.person];
+            let mut rng = root.fork(job.person as u64).fork(job.hand as u64 + 1);
+            let plan = ImagePlan::draw(person, job.hand, config.rates, &mut rng);
+            let filename = job.rel.rsplit('/').next().expect("rel has a file name");
+            let synth = synth_image(person, &plan, config.size, rng.next_u64(), filename);
+            let png = images_dir(job.test).join(&job.rel);
+            let json = labels_dir(job.test).join(job.rel.replace(".png", ".json"));
+            for dir in [png.parent(), json.parent()].into_iter().flatten() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            write_gray_png(&png, &synth.image)?;
+            write_atomic(&json, synth.labels.to_json().as_bytes()).map_err(io(&json))?;
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
+            Ok(truth_row(job, person, &plan, synth.unit_px))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let metas: Vec<_> = people.iter().map(|p| p.meta.clone()).collect();
+    meta::write_xlsx(&staging.join("meta_data.xlsx"), &metas)?;
+    let truth_path = staging.join("synth_truth.csv");
+    let mut text = String::from(TRUTH_HEADER);
+    text.push('\n');
+    for row in &truth {
+        text.push_str(row);
+        text.push('\n');
+    }
+    write_atomic(&truth_path, text.as_bytes()).map_err(io(&truth_path))?;
+
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(io(out))?;
+    }
+    std::fs::rename(&staging, out).map_err(io(out))?;
+    let test_images = 2 * config.test_people;
+    Ok(SynthSummary {
+        train_images: jobs.len() - test_images,
+        test_images,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+const TRUTH_HEADER: &str = "image,split,person,hand,rotation_deg,wrist_deviation_deg,bent_fingers,rings,nail_art,implant,metacarpal_px";
+
+const DIGIT_NAMES: [&str; 5] = ["thumb", "index", "middle", "ring", "little"];
+
+fn truth_row(job: &Job, person: &Person, plan: &ImagePlan, unit_px: f64) -> String {
+    let names = |digits: &[usize]| digits.iter().map(|&d| DIGIT_NAMES[d]).collect::<Vec<_>>().join(";");
+    let rings = match &person.rings {
+        Some((hand, digits)) if *hand == job.hand => names(digits),
+        _ => String::new(),
+    };
+    let implant = match person.implant {
+        Some((hand, kind)) if hand == job.hand => format!("{kind:?}").to_lowercase(),
+        _ => String::new(),
+    };
+    format!(
+        "{},{},{},{},{:.1},{:.1},{},{},{},{},{:.1}",
+        job.rel,
+        if job.test { "test" } else { "train" },
+        person.meta.id,
+        if job.hand == 0 { "right" } else { "left" },
+        plan.rotation,
+        plan.pose.wrist_deviation,
+        names(&plan.bent_digits),
+        rings,
+        u8::from(person.nail_art),
+        implant,
+        unit_px,
+    )
+}

@@ -1,0 +1,176 @@
+//! Who is X-rayed and how each hand lies: the random draws behind every image.
+//!
+//! A person's skeleton (size, bone build, carpal shapes) is drawn once and shared by both hands;
+//! the pose (rotation, spread, bent fingers, placement) is drawn per image.
+
+use boneseg_contract::PersonId;
+use boneseg_data::meta::{Gender, NAIL_ART, PersonMeta};
+
+use crate::anatomy::HandPose;
+use crate::geometry::v2;
+use crate::rng::Rng;
+
+/// Rates of the unusual cases, each per person or per image as documented.
+#[derive(Clone, Copy, Debug)]
+pub struct Rates {
+    /// Per person: has rings, nail art or a wrist implant.
+    pub outlier: f64,
+    /// Per image: the whole arm lies rotated by 15-35 degrees.
+    pub rotated: f64,
+    /// Per image: one or two fingers flexed, or the wrist strongly deviated.
+    pub bent: f64,
+}
+
+/// An implant in the distal radius.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Implant {
+    Plate,
+    Screws,
+}
+
+/// One person and what both of their images share.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub meta: PersonMeta,
+    /// Middle metacarpal length relative to the average adult.
+    pub hand_scale: f64,
+    /// The skeleton shared by both hands (pose fields are filled per image).
+    pub skeleton: HandPose,
+    pub nail_art: bool,
+    /// Which hand (0 right, 1 left) wears rings, and on which digits.
+    pub rings: Option<(usize, Vec<usize>)>,
+    pub implant: Option<(usize, Implant)>,
+}
+
+impl Person {
+    pub fn draw(id: PersonId, rates: Rates, rng: &mut Rng) -> Person {
+        let gender = if rng.chance(0.5) { Gender::Male } else { Gender::Female };
+        let age = rng.uniform(20.0, 70.0).round() as u32;
+        let height_cm = match gender {
+            Gender::Male => rng.normal(173.0, 6.0),
+            Gender::Female => rng.normal(160.5, 5.5),
+        }
+        .clamp(145.0, 195.0);
+        let bmi = rng.normal(23.0, 3.0).clamp(16.0, 35.0);
+        let weight_kg = (bmi * (height_cm / 100.0).powi(2) * 10.0).round() / 10.0;
+        let hand_scale = (height_cm / 168.0).powf(0.9) * rng.normal(1.0, 0.03);
+
+        let mut skeleton = HandPose::neutral();
+        skeleton.width_scale = rng.normal(if gender == Gender::Male { 1.03 } else { 0.97 }, 0.03);
+        skeleton.ulnar_variance = rng.normal(0.0, 0.025);
+        for i in 0..8 {
+            skeleton.carpal_offsets[i] = v2(rng.normal(0.0, 0.012), rng.normal(0.0, 0.012));
+            skeleton.carpal_sizes[i] = rng.normal(1.0, 0.05);
+            skeleton.carpal_turns[i] = rng.normal(0.0, 6.0);
+            for k in 0..3 {
+                skeleton.carpal_wobble[i][k] =
+                    (rng.normal(0.0, 0.045 / (k as f64 + 1.0)), rng.uniform(0.0, std::f64::consts::TAU));
+            }
+        }
+
+        let (mut nail_art, mut rings, mut implant) = (false, None, None);
+        if rng.chance(rates.outlier) {
+            let roll = rng.unit();
+            if roll < 0.4 && (gender == Gender::Female || rng.chance(0.1)) {
+                nail_art = true;
+            } else if roll < 0.8 {
+                // Mostly the ring finger; sometimes a second ring on the middle or little finger.
+                let mut digits = vec![3];
+                if rng.chance(0.3) {
+                    digits.push(if rng.chance(0.5) { 2 } else { 4 });
+                }
+                rings = Some((rng.below(2), digits));
+            } else {
+                implant =
+                    Some((rng.below(2), if rng.chance(0.5) { Implant::Plate } else { Implant::Screws }));
+            }
+        }
+        let remarks: Vec<&str> = [
+            nail_art.then_some(NAIL_ART),
+            rings.is_some().then_some("반지"),
+            implant.is_some().then_some("임플란트"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let meta = PersonMeta {
+            id,
+            age,
+            gender,
+            weight_kg,
+            height_cm: (height_cm * 10.0).round() / 10.0,
+            remark: (!remarks.is_empty()).then(|| remarks.join(", ")),
+        };
+        Person { meta, hand_scale, skeleton, nail_art, rings, implant }
+    }
+}
+
+/// How one image of a hand is taken.
+#[derive(Clone, Debug)]
+pub struct ImagePlan {
+    /// 0 = right hand, 1 = left hand (mirrored).
+    pub hand: usize,
+    pub pose: HandPose,
+    /// Rotation of the whole arm in the image, degrees counter-clockwise.
+    pub rotation: f64,
+    /// Where the tip of the middle finger lies, as a fraction of the height from the top.
+    pub top_margin: f64,
+    /// Horizontal shift of the hand, as a fraction of the width.
+    pub shift: f64,
+    /// Names of the flexed digits, for the record.
+    pub bent_digits: Vec<usize>,
+    pub rotated: bool,
+    /// Image look: brightness offset, contrast gain, noise level, exposure.
+    pub brightness: f64,
+    pub contrast: f64,
+    pub noise: f64,
+    pub exposure: f64,
+}
+
+impl ImagePlan {
+    pub fn draw(person: &Person, hand: usize, rates: Rates, rng: &mut Rng) -> ImagePlan {
+        let mut pose = person.skeleton.clone();
+        pose.metacarpal_spread = rng.normal(1.0, 0.06);
+        pose.finger_spread = rng.uniform(0.6, 1.3);
+        pose.thumb_abduction = rng.normal(0.0, 6.0);
+        for digit in 0..5 {
+            for joint in 0..3 {
+                pose.joint_jitter[digit][joint] = rng.normal(0.0, 2.5);
+            }
+        }
+        pose.wrist_deviation = rng.normal(0.0, 4.0);
+        let mut bent_digits = Vec::new();
+        if rng.chance(rates.bent) {
+            if rng.chance(0.6) {
+                for _ in 0..1 + rng.below(2) {
+                    let digit = 1 + rng.below(4);
+                    if !bent_digits.contains(&digit) {
+                        pose.flexion[digit] = rng.uniform(35.0, 75.0);
+                        bent_digits.push(digit);
+                    }
+                }
+            } else {
+                pose.wrist_deviation = rng.uniform(12.0, 25.0) * if rng.chance(0.5) { 1.0 } else { -1.0 };
+            }
+        }
+        let rotated = rng.chance(rates.rotated);
+        let rotation = if rotated {
+            rng.uniform(15.0, 35.0) * if rng.chance(0.5) { 1.0 } else { -1.0 }
+        } else {
+            rng.normal(0.0, 3.0)
+        };
+        ImagePlan {
+            hand,
+            pose,
+            rotation,
+            top_margin: rng.uniform(0.03, 0.09),
+            shift: rng.normal(0.0, 0.025),
+            bent_digits,
+            rotated,
+            brightness: rng.normal(0.0, 6.0),
+            contrast: rng.normal(1.0, 0.07),
+            noise: rng.uniform(2.0, 5.0),
+            exposure: rng.normal(1.0, 0.06),
+        }
+    }
+}

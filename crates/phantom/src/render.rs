@@ -1,0 +1,355 @@
+//! Draws a scene as a radiograph.
+//!
+//! Each pixel accumulates an attenuation `A` (soft tissue + every bone it crosses + metal), shown
+//! as `255 * (1 - exp(-A))`: near-black air, grey flesh (40-100), bone 100-200 with a bright
+//! cortical rim, brighter where bones overlap, white metal. Then the detector: a bright band at
+//! the top edge, brightness and contrast, a slight blur and noise.
+
+use boneseg_data::image_io::GrayImage;
+use rayon::prelude::*;
+
+use crate::anatomy::Capsule;
+use crate::geometry::{Frame, Vec2, v2};
+use crate::person::ImagePlan;
+use crate::rng::Rng;
+use crate::scene::{Foreign, Scene};
+use crate::shape::{Shape, bounds_of};
+
+/// Attenuation per unit of bone density, and the sublinear growth of thickness with width
+/// (bone ends are flattened, not round).
+const BONE_MU: f64 = 2.4;
+const THICKNESS_POWER: f64 = 0.4;
+const SESAMOID_MU: f64 = 0.9;
+/// Carpals are spongy bone with a thin cortex: less dense than the long bones' shafts.
+const CARPAL_MU: f64 = 1.8;
+const TISSUE_MU: f64 = 0.6;
+const TISSUE_POWER: f64 = 0.45;
+/// Rows per parallel work item.
+const BAND: usize = 32;
+
+/// Value noise: random values on a coarse grid, interpolated bilinearly.
+struct ValueNoise {
+    values: Vec<f32>,
+    cols: usize,
+    cell: f64,
+}
+
+impl ValueNoise {
+    fn new(size: usize, cell: f64, rng: &mut Rng) -> ValueNoise {
+        let cols = (size as f64 / cell) as usize + 2;
+        let values = (0..cols * cols).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+        ValueNoise { values, cols, cell }
+    }
+
+    fn at(&self, x: f64, y: f64) -> f64 {
+        let (gx, gy) = (x / self.cell, y / self.cell);
+        let (ix, iy) = (gx as usize, gy as usize);
+        let (fx, fy) = ((gx - ix as f64) as f32, (gy - iy as f64) as f32);
+        let i = iy * self.cols + ix;
+        let top = self.values[i] + (self.values[i + 1] - self.values[i]) * fx;
+        let bottom =
+            self.values[i + self.cols] + (self.values[i + self.cols + 1] - self.values[i + self.cols]) * fx;
+        f64::from(top + (bottom - top) * fy)
+    }
+}
+
+/// Soft-tissue attenuation on a coarse grid (flesh has no sharp detail), blurred for soft skin
+/// edges.
+struct Tissue {
+    grid: Vec<f32>,
+    cols: usize,
+    cell: f64,
+}
+
+impl Tissue {
+    fn new(flesh: &[Capsule], palm: &[Vec2], size: usize, unit: f64) -> Tissue {
+        let cell = (size as f64 / 256.0).max(2.0);
+        let cols = (size as f64 / cell).ceil() as usize + 2;
+        let mut grid: Vec<f32> = (0..cols * cols)
+            .into_par_iter()
+            .map(|i| {
+                let p = v2((i % cols) as f64 * cell, (i / cols) as f64 * cell);
+                let chord = flesh.iter().map(|c| chord(p, c)).fold(palm_thickness(p, palm, unit), f64::max);
+                (TISSUE_MU * (chord / unit).powf(TISSUE_POWER)) as f32
+            })
+            .collect();
+        grid = box_blur(&grid, cols);
+        Tissue { grid, cols, cell }
+    }
+
+    fn at(&self, x: f64, y: f64) -> f64 {
+        let (gx, gy) = (x / self.cell, y / self.cell);
+        let (ix, iy) = ((gx as usize).min(self.cols - 2), (gy as usize).min(self.cols - 2));
+        let (fx, fy) = ((gx - ix as f64) as f32, (gy - iy as f64) as f32);
+        let i = iy * self.cols + ix;
+        let top = self.grid[i] + (self.grid[i + 1] - self.grid[i]) * fx;
+        let bottom =
+            self.grid[i + self.cols] + (self.grid[i + self.cols + 1] - self.grid[i + self.cols]) * fx;
+        f64::from(top + (bottom - top) * fy)
+    }
+}
+
+/// The palm's thickness: full inside, thinning over a rim near its outline.
+fn palm_thickness(p: Vec2, palm: &[Vec2], unit: f64) -> f64 {
+    let edges = || palm.iter().zip(palm.iter().cycle().skip(1));
+    // Mirroring and the image's downward y turn the outline's orientation; measure it.
+    let orientation = edges().map(|(a, b)| a.x * b.y - b.x * a.y).sum::<f64>().signum();
+    // Distance inside a convex polygon: the smallest distance to an edge's line (negative outside).
+    let inside = edges()
+        .map(|(&a, &b)| {
+            let edge = b - a;
+            orientation * (p - a).dot(edge.perp()) / edge.length()
+        })
+        .fold(f64::INFINITY, f64::min);
+    let rim = 0.18 * unit;
+    0.36 * unit * (inside / rim).clamp(0.0, 1.0).sqrt()
+}
+
+/// Half the chord through a cylinder of flesh around the capsule's axis.
+fn chord(p: Vec2, c: &Capsule) -> f64 {
+    let ab = c.b - c.a;
+    let t = ((p - c.a).dot(ab) / ab.dot(ab).max(1e-12)).clamp(0.0, 1.0);
+    let d = (p - (c.a + ab * t)).length();
+    (c.radius * c.radius - d * d).max(0.0).sqrt()
+}
+
+fn box_blur(grid: &[f32], cols: usize) -> Vec<f32> {
+    let rows = grid.len() / cols;
+    let at = |x: isize, y: isize| {
+        grid[(y.clamp(0, rows as isize - 1) as usize) * cols + x.clamp(0, cols as isize - 1) as usize]
+    };
+    (0..grid.len())
+        .map(|i| {
+            let (x, y) = ((i % cols) as isize, (i / cols) as isize);
+            let mut sum = 0.0;
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    sum += at(x + dx, y + dy);
+                }
+            }
+            sum / 9.0
+        })
+        .collect()
+}
+
+/// A shape to add, with its pixel bounds and attenuation scale.
+struct Drawable<'a> {
+    shape: &'a Shape,
+    bounds: [usize; 4],
+    mu: f64,
+}
+
+/// Renders the scene with the image settings of `plan`; `seed` drives texture and noise.
+pub fn render(scene: &Scene, plan: &ImagePlan, seed: u64) -> GrayImage {
+    let n = scene.size;
+    let unit = scene.unit;
+    let mut rng = Rng::new(seed);
+    let tissue = Tissue::new(&scene.flesh, &scene.palm, n, unit);
+    let coarse_texture = ValueNoise::new(n, (0.08 * unit).max(2.0), &mut rng);
+    let fine_texture = ValueNoise::new(n, (n as f64 / 700.0).max(1.5), &mut rng);
+    let speckle = ValueNoise::new(n, (n as f64 / 1000.0).max(1.0), &mut rng);
+    let drawables: Vec<Drawable> = scene
+        .bones
+        .iter()
+        .map(|b| (&b.shape, if matches!(b.shape, Shape::Blob(_)) { CARPAL_MU } else { BONE_MU }))
+        .chain(scene.sesamoids.iter().map(|s| (s, SESAMOID_MU)))
+        .filter_map(|(shape, mu)| Some(Drawable { shape, bounds: shape.pixel_bounds(n)?, mu }))
+        .collect();
+    let thickness = PowerTable::new(THICKNESS_POWER, 0.6);
+    let foreign: Vec<(&Foreign, [usize; 4])> =
+        scene.foreign.iter().filter_map(|f| Some((f, foreign_bounds(f, n)?))).collect();
+
+    // Attenuation.
+    let mut attenuation = vec![0f32; n * n];
+    attenuation.par_chunks_mut(n * BAND).enumerate().for_each(|(band, rows)| {
+        let y0 = band * BAND;
+        let y1 = y0 + rows.len() / n;
+        for (r, row) in rows.chunks_mut(n).enumerate() {
+            let y = (y0 + r) as f64 + 0.5;
+            for (x, a) in row.iter_mut().enumerate() {
+                *a = tissue.at(x as f64 + 0.5, y) as f32;
+            }
+        }
+        for d in drawables.iter().filter(|d| d.bounds[1] < y1 && d.bounds[3] >= y0) {
+            add_region(rows, n, y0, d.bounds, |p| {
+                let (density, half_width) = d.shape.density(p);
+                if density <= 0.0 {
+                    return 0.0;
+                }
+                let texture = 1.0 + 0.1 * coarse_texture.at(p.x, p.y) + 0.12 * fine_texture.at(p.x, p.y);
+                d.mu * density * thickness.at(half_width / unit) * texture
+            });
+        }
+        for (f, bounds) in foreign.iter().filter(|(_, b)| b[1] < y1 && b[3] >= y0) {
+            add_region(rows, n, y0, *bounds, |p| foreign_attenuation(f, p, &speckle));
+        }
+    });
+
+    // Detector response: exposure curve, top band, brightness/contrast.
+    let band_height = rng.uniform(0.01, 0.03) * n as f64;
+    let band_level = rng.uniform(170.0, 230.0);
+    let (exposure, contrast, brightness) =
+        (plan.exposure as f32, plan.contrast as f32, plan.brightness as f32);
+    let (band_height, band_level) = (band_height as f32, band_level as f32);
+    let mut grey = attenuation;
+    grey.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
+        let band =
+            if (y as f32) < band_height { band_level * (1.0 - y as f32 / band_height).sqrt() } else { 0.0 };
+        for v in row.iter_mut() {
+            let shown = 255.0 * (1.0 - (-*v * exposure).exp());
+            *v = (shown.max(band) - 60.0) * contrast + 60.0 + brightness;
+        }
+    });
+
+    // A slight blur (the detector's point spread) and noise.
+    let blurred = blur_121(&grey, n);
+    let noise_seed = rng.next_u64();
+    let mut pixels = vec![0u8; n * n];
+    let noise_sd = plan.noise as f32;
+    pixels.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
+        let mut noise = Rng::new(noise_seed).fork(y as u64);
+        for (x, out) in row.iter_mut().enumerate() {
+            let value = blurred[y * n + x] + noise_sd * fast_normal(&mut noise);
+            *out = value.round().clamp(0.0, 255.0) as u8;
+        }
+    });
+    GrayImage::from_raw(n as u32, n as u32, pixels).expect("buffer matches the size")
+}
+
+/// Adds `value(p)` at the pixels of `bounds` that fall in a band of rows starting at row `y0`.
+fn add_region(rows: &mut [f32], n: usize, y0: usize, bounds: [usize; 4], value: impl Fn(Vec2) -> f64) {
+    let y1 = y0 + rows.len() / n;
+    for y in bounds[1].max(y0)..=bounds[3].min(y1 - 1) {
+        let row = &mut rows[(y - y0) * n..(y - y0 + 1) * n];
+        for (x, a) in row.iter_mut().enumerate().take(bounds[2] + 1).skip(bounds[0]) {
+            *a += value(v2(x as f64 + 0.5, y as f64 + 0.5)) as f32;
+        }
+    }
+}
+
+/// An approximately standard normal draw from one random word: the sum of four uniform 16-bit
+/// parts (Irwin-Hall), plenty for sensor noise and far cheaper than Box-Muller per pixel.
+fn fast_normal(rng: &mut Rng) -> f32 {
+    let w = rng.next_u64();
+    let sum: u32 = (0..4).map(|i| ((w >> (16 * i)) & 0xffff) as u32).sum();
+    // Four U(0,1) have mean 2 and variance 4/12.
+    (sum as f32 / 65535.0 - 2.0) * 1.732_050_8
+}
+
+/// `x^power` for `x` in `[0, max]`, tabulated: the bone loop calls it for every pixel.
+struct PowerTable {
+    values: Vec<f32>,
+    step: f64,
+}
+
+impl PowerTable {
+    fn new(power: f64, max: f64) -> PowerTable {
+        let steps = 4096;
+        let step = max / steps as f64;
+        PowerTable { values: (0..=steps).map(|i| (i as f64 * step).powf(power) as f32).collect(), step }
+    }
+
+    fn at(&self, x: f64) -> f64 {
+        let i = ((x / self.step) as usize).min(self.values.len() - 1);
+        f64::from(self.values[i])
+    }
+}
+
+/// Separable [1 2 1]/4 blur in both directions.
+fn blur_121(image: &[f32], n: usize) -> Vec<f32> {
+    let mut horizontal = vec![0f32; n * n];
+    horizontal.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
+        let src = &image[y * n..(y + 1) * n];
+        for x in 0..n {
+            let (l, r) = (src[x.saturating_sub(1)], src[(x + 1).min(n - 1)]);
+            row[x] = 0.25 * l + 0.5 * src[x] + 0.25 * r;
+        }
+    });
+    let mut out = vec![0f32; n * n];
+    out.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
+        let (up, here, down) = (y.saturating_sub(1), y, (y + 1).min(n - 1));
+        for x in 0..n {
+            row[x] = 0.25 * horizontal[up * n + x]
+                + 0.5 * horizontal[here * n + x]
+                + 0.25 * horizontal[down * n + x];
+        }
+    });
+    out
+}
+
+/// Local coordinates along a site's axis: `(u, v)`, `u` from its start toward its end.
+fn site_frame(start: Vec2, end: Vec2) -> (Frame, f64) {
+    (Frame::along(start, end - start), (end - start).length())
+}
+
+fn foreign_bounds(f: &Foreign, size: usize) -> Option<[usize; 4]> {
+    let corners: Vec<Vec2> = match f {
+        Foreign::Ring { site, .. } | Foreign::Nail { site } => {
+            let (frame, _) = site_frame(site.start, site.end);
+            let r = site.radius * 1.3;
+            [site.start, site.end].iter().flat_map(|&p| [p + frame.v * r, p - frame.v * r]).collect()
+        }
+        Foreign::Plate { axis, length, width } => {
+            [(0.0, -width), (0.0, *width), (length + width, -width), (length + width, *width)]
+                .iter()
+                .map(|&(a, b)| axis.world(a, b))
+                .collect()
+        }
+        Foreign::Screws { axis, count, spacing, length, .. } => {
+            let far = 0.2 * length + spacing * *count as f64;
+            [(0.0, -length), (0.0, *length), (far, -length), (far, *length)]
+                .iter()
+                .map(|&(a, b)| axis.world(a, b))
+                .collect()
+        }
+    };
+    bounds_of(corners.into_iter(), 2.0, size)
+}
+
+/// Attenuation of a ring, nail art or implant at `p`.
+fn foreign_attenuation(f: &Foreign, p: Vec2, speckle: &ValueNoise) -> f64 {
+    match f {
+        Foreign::Ring { site, at, height } => {
+            let (frame, length) = site_frame(site.start, site.end);
+            let (u, v) = frame.local(p);
+            let (du, r) = ((u - at * length).abs(), site.radius * 1.05);
+            if du > height / 2.0 || v.abs() >= r {
+                return 0.0;
+            }
+            // Seen edge-on at the sides, a ring band is thickest there.
+            let edge = (1.0 - (du / (height / 2.0)).powi(8)).max(0.0);
+            4.0 * edge * (0.6 + 0.4 * (v / r).powi(4))
+        }
+        Foreign::Nail { site } => {
+            let (frame, length) = site_frame(site.start, site.end);
+            let (u, v) = frame.local(p);
+            let (cu, half_length, half_width) = (0.72 * length, 0.42 * length, 0.7 * site.radius);
+            let e = ((u - cu) / half_length).powi(2) + (v / half_width).powi(2);
+            if e >= 1.0 {
+                return 0.0;
+            }
+            let glitter = (speckle.at(p.x, p.y) * 3.0).clamp(-1.0, 1.0) * 0.5 + 0.5;
+            (0.25 + 0.55 * glitter) * (1.0 - e).sqrt()
+        }
+        Foreign::Plate { axis, length, width } => {
+            let (u, v) = axis.local(p);
+            if u < 0.1 * width || u > *length || v.abs() > width / 2.0 {
+                return 0.0;
+            }
+            let holes = (0..4).any(|i| {
+                let c = length * (0.15 + 0.22 * i as f64);
+                (u - c).powi(2) + v * v < (0.3 * width).powi(2)
+            });
+            if holes { 1.0 } else { 2.6 }
+        }
+        Foreign::Screws { axis, count, spacing, length, width } => {
+            let (u, v) = axis.local(p);
+            let thread = 0.85 + 0.15 * (v * std::f64::consts::TAU / (width * 0.9)).cos();
+            let hit = (0..*count).any(|i| {
+                let c = 0.12 * length + spacing * i as f64;
+                (u - c).abs() < width / 2.0 && v.abs() < length / 2.0
+            });
+            if hit { 2.8 * thread } else { 0.0 }
+        }
+    }
+}
