@@ -123,11 +123,7 @@ impl AnnotationFile {
 
     /// Parses the text of a file.
     pub fn parse(text: &str) -> Result<Self, AnnotationProblem> {
-        let root: Value = serde_json::from_str(text).map_err(|e| AnnotationProblem::Syntax {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
-        })?;
+        let root: Value = serde_json::from_str(text).map_err(|e| syntax_problem(text, &e))?;
         let root = root.as_object().ok_or(AnnotationProblem::NotAnObject)?;
         let annotations = root.get("annotations").ok_or(AnnotationProblem::MissingAnnotations)?;
         let annotations = annotations.as_array().ok_or(AnnotationProblem::AnnotationsNotAList)?;
@@ -222,6 +218,24 @@ impl AnnotationFile {
     }
 }
 
+/// A JSON syntax error, explained: Python's `json.dump` writes NaN and Infinity as bare words
+/// that are not JSON, a common way for a coordinate to break a file.
+fn syntax_problem(text: &str, error: &serde_json::Error) -> AnnotationProblem {
+    let (line, column) = (error.line(), error.column());
+    let at = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .and_then(|l| l.get(column.saturating_sub(1)..))
+        .unwrap_or("");
+    let message = match ["NaN", "Infinity", "-Infinity"].iter().find(|w| at.starts_with(*w)) {
+        Some(word) => format!(
+            "`{word}` is not a number in JSON (Python writes it for NaN/inf coordinates); fix the point"
+        ),
+        None => error.to_string().split(" at line").next().unwrap_or_default().to_string(),
+    };
+    AnnotationProblem::Syntax { line, column, message }
+}
+
 fn parse_polygon(value: &Value) -> Result<Polygon, PolygonProblem> {
     let object = value.as_object().ok_or(PolygonProblem::NotAnObject)?;
     let label = object.get("label").and_then(Value::as_str).ok_or(PolygonProblem::MissingLabel)?;
@@ -312,6 +326,9 @@ mod tests {
         assert!(problem(&file(fractional)).contains("points[1] has coordinate `2.5`"));
         let string = r#"{"label": "Radius", "points": [[1,1],[2,"NaN"],[3,3]]}"#;
         assert!(problem(&file(string)).contains("`\"NaN\"`, which is not an integer"));
+        let nan = "{\"annotations\": [{\"label\": \"Radius\",\n \"points\": [[1, NaN], [2, 2], [3, 3]]}]}";
+        let err = problem(nan);
+        assert!(err.contains("line 2, column 17: `NaN` is not a number in JSON"), "{err}");
         let whole = r#"{"label": "Radius", "points": [[1.0,1],[2,2],[3,3]]}"#;
         assert!(AnnotationFile::parse(&file(whole)).is_ok(), "integer-valued floats are accepted");
     }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use boneseg_contract::FillRule;
 use boneseg_data::Dataset;
 
 use super::{FillArgs, score, show, split, submission, synth};
@@ -73,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(checked == ExitCode::SUCCESS, "the demo's own submission failed its check");
 
     step("5. score it as the leaderboard would (boneseg score): a perfect submission scores 1");
-    score::run(score::Args {
+    let score_args = score::Args {
         pred: csv,
         labels: data.join("test_labels"),
         images: Dataset::test_images(&data),
@@ -81,7 +82,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         per_image: None,
         skip_bad: false,
         fill_rule,
-    })?;
+    };
+    score::run(score::Args { ..score_args.clone() })?;
+    println!(
+        "\nThe same submission against labels filled the way OpenCV 4.8-4.10 did (--fill-rule opencv-4.8):"
+    );
+    let legacy = FillArgs { fill_rule: FillRule::OpenCv4_8 };
+    let outcome = score::evaluate(&score::Args { fill_rule: legacy, ..score_args })?;
+    let mean = outcome.table.mean();
+    println!(
+        "mean_dice={mean:.6} (1 - {:.6}): which OpenCV release drew the ground truth moves the score",
+        1.0 - mean
+    );
 
     step("6. overlays of a few training images (boneseg show)");
     let dataset = Dataset::open(&data, Default::default())?;

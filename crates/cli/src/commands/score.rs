@@ -12,7 +12,7 @@ use boneseg_data::{ReadOptions, score, split};
 
 use super::FillArgs;
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct Args {
     /// The submission CSV to score.
     #[arg(long)]
@@ -38,6 +38,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let outcome = evaluate(&args)?;
+    println!("{}", outcome.table.report());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Scores the submission, reports what it noticed on standard error, writes `--per-image`.
+pub fn evaluate(args: &Args) -> anyhow::Result<score::ScoreOutcome> {
     let listing = list_images(&args.images, Some(&args.labels), ReadOptions { skip_bad: args.skip_bad })?;
     for skipped in &listing.skipped {
         tracing::warn!("skipped {skipped}");
@@ -82,6 +89,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         write_atomic(path, text.as_bytes())?;
     }
-    println!("{}", outcome.table.report());
-    Ok(ExitCode::SUCCESS)
+    Ok(outcome)
 }

@@ -1,0 +1,123 @@
+//! Running the binary and making small datasets to run it on.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// What a run printed and how it ended.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code and that nothing panicked; returns self for more checks.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(!self.stderr.contains("panicked"), "a panic is never an answer:\n{}", self.stderr);
+        self
+    }
+
+    /// Asserts that standard error contains every fragment.
+    pub fn says(self, fragments: &[&str]) -> Run {
+        for fragment in fragments {
+            assert!(
+                self.stderr.contains(fragment) || self.stdout.contains(fragment),
+                "expected {fragment:?} in the output\nstdout:\n{}\nstderr:\n{}",
+                self.stdout,
+                self.stderr
+            );
+        }
+        self
+    }
+}
+
+pub fn boneseg(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_boneseg")).args(args).output().expect("the binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub fn s(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// A phantom dataset made once (3 training and 2 test people, 256²); tests copy it before
+/// changing anything.
+pub fn corpus() -> &'static Path {
+    static CORPUS: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = CORPUS.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        boneseg(&[
+            "synth",
+            "--out",
+            s(&data),
+            "--people",
+            "3",
+            "--test-people",
+            "2",
+            "--size",
+            "256",
+            "--seed",
+            "4",
+        ])
+        .expect(0);
+        (dir, data)
+    });
+    path
+}
+
+/// A private copy of the corpus.
+pub fn copy_corpus(into: &Path) -> PathBuf {
+    let target = into.join("data");
+    copy_dir(corpus(), &target);
+    target
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// The first `n` training (image, label) pairs of a dataset, by sorted path.
+pub fn train_pairs(data: &Path, n: usize) -> Vec<(PathBuf, PathBuf)> {
+    let mut images: Vec<PathBuf> = Vec::new();
+    for person in std::fs::read_dir(data.join("train/DCM")).unwrap() {
+        for image in std::fs::read_dir(person.unwrap().path()).unwrap() {
+            images.push(image.unwrap().path());
+        }
+    }
+    images.sort();
+    images
+        .into_iter()
+        .take(n)
+        .map(|image| {
+            let rel = image.strip_prefix(data.join("train/DCM")).unwrap().with_extension("json");
+            let label = data.join("train/outputs_json").join(rel);
+            (image, label)
+        })
+        .collect()
+}
+
+/// Names of the files in a folder (to check that nothing half-written is left behind).
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
