@@ -27,54 +27,38 @@ const TISSUE_POWER: f64 = 0.45;
 /// Rows per parallel work item.
 const BAND: usize = 32;
 
-/// Value noise: random values on a coarse grid, interpolated bilinearly.
-struct ValueNoise {
+/// Values on a coarse square grid over the image, read back with bilinear interpolation: smooth
+/// fields (soft tissue) and value noise (bone texture) are both made this way.
+struct Grid {
     values: Vec<f32>,
     cols: usize,
     cell: f64,
 }
 
-impl ValueNoise {
-    fn new(size: usize, cell: f64, rng: &mut Rng) -> ValueNoise {
-        let cols = (size as f64 / cell) as usize + 2;
-        let values = (0..cols * cols).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
-        ValueNoise { values, cols, cell }
-    }
-
-    fn at(&self, x: f64, y: f64) -> f64 {
-        let (gx, gy) = (x / self.cell, y / self.cell);
-        let (ix, iy) = (gx as usize, gy as usize);
-        let (fx, fy) = ((gx - ix as f64) as f32, (gy - iy as f64) as f32);
-        let i = iy * self.cols + ix;
-        let top = self.values[i] + (self.values[i + 1] - self.values[i]) * fx;
-        let bottom =
-            self.values[i + self.cols] + (self.values[i + self.cols + 1] - self.values[i + self.cols]) * fx;
-        f64::from(top + (bottom - top) * fy)
-    }
-}
-
-/// Soft-tissue attenuation on a coarse grid (flesh has no sharp detail), blurred for soft skin
-/// edges.
-struct Tissue {
-    grid: Vec<f32>,
-    cols: usize,
-    cell: f64,
-}
-
-impl Tissue {
-    fn new(flesh: &[Capsule], palm: &[Vec2], size: usize, unit: f64) -> Tissue {
-        let cell = (size as f64 / 256.0).max(2.0);
+impl Grid {
+    /// A grid of `cell`-pixel cells covering a `size`-pixel image, one value per node.
+    fn new(size: usize, cell: f64, value: impl Fn(Vec2) -> f32 + Sync) -> Grid {
         let cols = (size as f64 / cell).ceil() as usize + 2;
-        let mut grid: Vec<f32> = (0..cols * cols)
+        let values = (0..cols * cols)
             .into_par_iter()
-            .map(|i| {
-                let p = v2((i % cols) as f64 * cell, (i / cols) as f64 * cell);
-                let chord = flesh.iter().map(|c| chord(p, c)).fold(palm_thickness(p, palm, unit), f64::max);
-                (TISSUE_MU * (chord / unit).powf(TISSUE_POWER)) as f32
-            })
+            .map(|i| value(v2((i % cols) as f64 * cell, (i / cols) as f64 * cell)))
             .collect();
-        grid = box_blur(&grid, cols);
-        Tissue { grid, cols, cell }
+        Grid { values, cols, cell }
+    }
+
+    /// Value noise: uniform random values in [-1, 1].
+    fn noise(size: usize, cell: f64, rng: &mut Rng) -> Grid {
+        let cols = (size as f64 / cell).ceil() as usize + 2;
+        Grid { values: (0..cols * cols).map(|_| rng.uniform(-1.0, 1.0) as f32).collect(), cols, cell }
+    }
+
+    /// Soft-tissue attenuation (flesh has no sharp detail), blurred for soft skin edges.
+    fn tissue(flesh: &[Capsule], palm: &[Vec2], size: usize, unit: f64) -> Grid {
+        let grid = Grid::new(size, (size as f64 / 256.0).max(2.0), |p| {
+            let chord = flesh.iter().map(|c| chord(p, c)).fold(palm_thickness(p, palm, unit), f64::max);
+            (TISSUE_MU * (chord / unit).powf(TISSUE_POWER)) as f32
+        });
+        Grid { values: box_blur(&grid.values, grid.cols), ..grid }
     }
 
     fn at(&self, x: f64, y: f64) -> f64 {
@@ -82,9 +66,9 @@ impl Tissue {
         let (ix, iy) = ((gx as usize).min(self.cols - 2), (gy as usize).min(self.cols - 2));
         let (fx, fy) = ((gx - ix as f64) as f32, (gy - iy as f64) as f32);
         let i = iy * self.cols + ix;
-        let top = self.grid[i] + (self.grid[i + 1] - self.grid[i]) * fx;
+        let top = self.values[i] + (self.values[i + 1] - self.values[i]) * fx;
         let bottom =
-            self.grid[i + self.cols] + (self.grid[i + self.cols + 1] - self.grid[i + self.cols]) * fx;
+            self.values[i + self.cols] + (self.values[i + self.cols + 1] - self.values[i + self.cols]) * fx;
         f64::from(top + (bottom - top) * fy)
     }
 }
@@ -144,10 +128,10 @@ pub fn render(scene: &Scene, plan: &ImagePlan, seed: u64) -> GrayImage {
     let n = scene.size;
     let unit = scene.unit;
     let mut rng = Rng::new(seed);
-    let tissue = Tissue::new(&scene.flesh, &scene.palm, n, unit);
-    let coarse_texture = ValueNoise::new(n, (0.08 * unit).max(2.0), &mut rng);
-    let fine_texture = ValueNoise::new(n, (n as f64 / 700.0).max(1.5), &mut rng);
-    let speckle = ValueNoise::new(n, (n as f64 / 1000.0).max(1.0), &mut rng);
+    let tissue = Grid::tissue(&scene.flesh, &scene.palm, n, unit);
+    let coarse_texture = Grid::noise(n, (0.08 * unit).max(2.0), &mut rng);
+    let fine_texture = Grid::noise(n, (n as f64 / 700.0).max(1.5), &mut rng);
+    let speckle = Grid::noise(n, (n as f64 / 1000.0).max(1.0), &mut rng);
     let drawables: Vec<Drawable> = scene
         .bones
         .iter()
@@ -307,7 +291,7 @@ fn foreign_bounds(f: &Foreign, size: usize) -> Option<[usize; 4]> {
 }
 
 /// Attenuation of a ring, nail art or implant at `p`.
-fn foreign_attenuation(f: &Foreign, p: Vec2, speckle: &ValueNoise) -> f64 {
+fn foreign_attenuation(f: &Foreign, p: Vec2, speckle: &Grid) -> f64 {
     match f {
         Foreign::Ring { site, at, height } => {
             let (frame, length) = site_frame(site.start, site.end);
