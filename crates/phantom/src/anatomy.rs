@@ -10,14 +10,14 @@ use crate::geometry::{Frame, Vec2, v2};
 use crate::shape::{Blob, LongBone, Shape};
 
 /// One digit: where its metacarpal starts, at what angle (degrees toward the thumb), the lengths
-/// of metacarpal, proximal, middle and distal phalanx (no middle one for the thumb), a width
-/// factor, and the class of each of those bones.
+/// of metacarpal, proximal, middle and distal phalanx, a width factor, and the class of each of
+/// those bones (the thumb has no middle phalanx).
 struct Digit {
     base: Vec2,
     tilt: f64,
     lengths: [f64; 4],
     width: f64,
-    classes: [usize; 4],
+    classes: [Option<usize>; 4],
 }
 
 const THUMB: usize = 0;
@@ -28,35 +28,35 @@ const DIGITS: [Digit; 5] = [
         tilt: 36.0,
         lengths: [0.69, 0.47, 0.0, 0.34],
         width: 1.12,
-        classes: [2, 1, usize::MAX, 0],
+        classes: [Some(2), Some(1), None, Some(0)],
     },
     Digit {
         base: v2(-0.235, 0.01),
         tilt: 9.0,
         lengths: [1.03, 0.59, 0.36, 0.27],
         width: 1.0,
-        classes: [6, 5, 4, 3],
+        classes: [Some(6), Some(5), Some(4), Some(3)],
     },
     Digit {
         base: v2(0.0, 0.0),
         tilt: 0.0,
         lengths: [1.00, 0.67, 0.43, 0.29],
         width: 1.02,
-        classes: [10, 9, 8, 7],
+        classes: [Some(10), Some(9), Some(8), Some(7)],
     },
     Digit {
         base: v2(0.225, -0.03),
         tilt: -9.0,
         lengths: [0.89, 0.62, 0.41, 0.29],
         width: 0.93,
-        classes: [14, 13, 12, 11],
+        classes: [Some(14), Some(13), Some(12), Some(11)],
     },
     Digit {
         base: v2(0.41, -0.1),
         tilt: -22.0,
         lengths: [0.82, 0.49, 0.29, 0.26],
         width: 0.86,
-        classes: [18, 17, 16, 15],
+        classes: [Some(18), Some(17), Some(16), Some(15)],
     },
 ];
 
@@ -263,30 +263,86 @@ fn turn(p: Vec2, centre: Vec2, degrees: f64) -> Vec2 {
     centre + (p - centre).rotated(degrees.to_radians())
 }
 
+/// Where the forearm bones start, far below the image.
+const BELOW: f64 = -4.0;
+
+const RADIUS_PROFILE: Profile = Profile {
+    base: 0.142,
+    shaft: 0.142,
+    head: 0.24,
+    base_flare: 0.05,
+    head_flare: 0.14,
+    proximal_cap: 0.1,
+    distal_cap: 0.05,
+    cortex_shaft: 0.3,
+    cortex_ends: 0.1,
+};
+
+const ULNA_PROFILE: Profile = Profile {
+    base: 0.085,
+    shaft: 0.085,
+    head: 0.115,
+    base_flare: 0.05,
+    head_flare: 0.1,
+    proximal_cap: 0.1,
+    distal_cap: 0.07,
+    cortex_shaft: 0.32,
+    cortex_ends: 0.1,
+};
+
 /// Builds the hand for a pose.
 pub fn build(pose: &HandPose) -> Hand {
-    let mut bones = Vec::with_capacity(29);
-    let mut flesh = Vec::new();
-    let mut sesamoids = Vec::new();
-    // Points the palm's outline must enclose: both sides of each metacarpal's base and head.
-    let mut palm_points = Vec::new();
-    let mut ring_sites = [Site { start: v2(0.0, 0.0), end: v2(0.0, 0.0), radius: 0.0 }; 5];
-    let mut nail_sites = ring_sites;
-    // The hand turns on the forearm about the wrist; the proximal carpal row half as much.
-    let deviate = |p: Vec2, share: f64| turn(p, WRIST_CENTRE, pose.wrist_deviation * share);
-    let deviate_dir = |d: Vec2| d.rotated(pose.wrist_deviation.to_radians());
+    let mut builder = Builder::new(pose);
+    for (index, digit) in DIGITS.iter().enumerate() {
+        builder.digit(index, digit);
+    }
+    builder.carpals();
+    builder.forearm()
+}
 
-    for (digit_index, digit) in DIGITS.iter().enumerate() {
+/// Collects the parts of a hand as they are built.
+struct Builder<'a> {
+    pose: &'a HandPose,
+    bones: Vec<Bone>,
+    sesamoids: Vec<Shape>,
+    flesh: Vec<Capsule>,
+    /// Points the palm's outline must enclose: both sides of each metacarpal's base and head.
+    palm_points: Vec<Vec2>,
+    ring_sites: [Site; 5],
+    nail_sites: [Site; 5],
+}
+
+impl<'a> Builder<'a> {
+    fn new(pose: &'a HandPose) -> Self {
+        let nowhere = Site { start: v2(0.0, 0.0), end: v2(0.0, 0.0), radius: 0.0 };
+        Builder {
+            pose,
+            bones: Vec::with_capacity(29),
+            sesamoids: Vec::new(),
+            flesh: Vec::new(),
+            palm_points: Vec::new(),
+            ring_sites: [nowhere; 5],
+            nail_sites: [nowhere; 5],
+        }
+    }
+
+    /// A point of the hand moved by the wrist's deviation; `share` is how much of it the point
+    /// follows (the proximal carpal row half).
+    fn deviate(&self, p: Vec2, share: f64) -> Vec2 {
+        turn(p, WRIST_CENTRE, self.pose.wrist_deviation * share)
+    }
+
+    /// The metacarpal and phalanges of one digit, with their flesh.
+    fn digit(&mut self, digit_index: usize, digit: &Digit) {
+        let pose = self.pose;
         let width = digit.width * pose.width_scale;
         let is_thumb = digit_index == THUMB;
         let mut tilt =
             digit.tilt * pose.metacarpal_spread + if is_thumb { pose.thumb_abduction } else { 0.0 };
-        let mut position = deviate(digit.base, 1.0);
+        let mut position = self.deviate(digit.base, 1.0);
         let flesh_radius = if is_thumb { 0.19 } else { 0.17 } * width;
-        for (bone_index, &nominal_length) in digit.lengths.iter().enumerate() {
-            if nominal_length == 0.0 {
-                continue;
-            }
+        for (bone_index, (&nominal_length, &class)) in digit.lengths.iter().zip(&digit.classes).enumerate() {
+            let Some(class) = class else { continue };
             if bone_index > 0 {
                 let jitter = pose.joint_jitter[digit_index][bone_index - 1];
                 tilt = if is_thumb {
@@ -301,131 +357,110 @@ pub fn build(pose: &HandPose) -> Hand {
             let foreshortening =
                 if bone_index >= 2 { pose.flexion[digit_index].to_radians().cos() } else { 1.0 };
             let length = nominal_length * foreshortening;
-            let direction = deviate_dir(Vec2::from_tilt(tilt));
-            let bone = long_bone(position, direction, length, &PROFILES[bone_index], width);
+            let direction = Vec2::from_tilt(tilt).rotated(pose.wrist_deviation.to_radians());
             let end = position + direction * length;
+            let site = Site { start: position, end, radius: flesh_radius };
             match bone_index {
-                0 => {
+                0 if is_thumb => {
+                    // The thenar eminence: only the thumb's base is inside the palm.
                     let side = direction.perp() * (0.16 * width);
-                    let head = end - direction * 0.04;
-                    if is_thumb {
-                        // The thenar eminence: only the thumb's base is inside the palm.
-                        palm_points.extend([position + side, position - side]);
-                        flesh.push(Capsule { a: position, b: end, radius: 0.22 * width });
-                    } else {
-                        palm_points.extend([position + side, position - side, head + side, head - side]);
+                    self.palm_points.extend([position + side, position - side]);
+                    self.flesh.push(Capsule { a: position, b: end, radius: 0.22 * width });
+                    for side in [-1.0, 1.0] {
+                        let centre = end - direction * 0.06 + direction.perp() * (side * 0.055 * width);
+                        self.sesamoids.push(sesamoid(centre, direction, width));
                     }
                 }
-                1 => ring_sites[digit_index] = Site { start: position, end, radius: flesh_radius },
+                0 => {
+                    let (side, head) = (direction.perp() * (0.16 * width), end - direction * 0.04);
+                    self.palm_points.extend([position + side, position - side, head + side, head - side]);
+                }
+                1 => self.ring_sites[digit_index] = site,
                 3 => {
-                    nail_sites[digit_index] = Site { start: position, end, radius: flesh_radius };
-                    flesh.push(Capsule { a: end, b: end + direction * 0.06, radius: flesh_radius * 0.85 });
+                    self.nail_sites[digit_index] = site;
+                    let tip = Capsule { a: end, b: end + direction * 0.06, radius: flesh_radius * 0.85 };
+                    self.flesh.push(tip);
                 }
                 _ => {}
             }
             if bone_index > 0 {
-                flesh.push(Capsule { a: position, b: end, radius: flesh_radius });
+                self.flesh.push(Capsule { a: position, b: end, radius: flesh_radius });
             }
-            if is_thumb && bone_index == 0 {
-                // Two sesamoids over the head of the thumb metacarpal.
-                for side in [-1.0, 1.0] {
-                    let centre = end - direction * 0.06 + direction.perp() * (side * 0.055 * width);
-                    sesamoids.push(Shape::Blob(Blob {
-                        frame: Frame::along(centre, direction),
-                        a: 0.032 * width,
-                        b: 0.028 * width,
-                        power: 2.0,
-                        wobble: [(0.0, 0.0); 3],
-                        cortex: 0.3,
-                    }));
-                }
-            }
-            bones.push(Bone { class: digit.classes[bone_index], shape: Shape::Long(bone) });
+            let bone = long_bone(position, direction, length, &PROFILES[bone_index], width);
+            self.bones.push(Bone { class, shape: Shape::Long(bone) });
             position = end + direction * (JOINT_GAPS[bone_index.min(2)] * foreshortening.max(0.5));
         }
     }
 
-    for (i, carpal) in CARPALS.iter().enumerate() {
-        // Distal row moves with the hand, proximal row half as much.
-        let share = if carpal.centre.y > -0.35 { 1.0 } else { 0.5 };
-        let centre = deviate(carpal.centre + pose.carpal_offsets[i], share);
-        let angle = carpal.angle + pose.carpal_turns[i] + pose.wrist_deviation * share;
-        let size = pose.carpal_sizes[i] * pose.width_scale;
-        bones.push(Bone {
-            class: carpal.class,
-            shape: Shape::Blob(Blob {
+    /// The eight carpals: the distal row moves with the hand, the proximal row half as much.
+    fn carpals(&mut self) {
+        let pose = self.pose;
+        for (i, carpal) in CARPALS.iter().enumerate() {
+            let share = if carpal.centre.y > -0.35 { 1.0 } else { 0.5 };
+            let centre = self.deviate(carpal.centre + pose.carpal_offsets[i], share);
+            let angle = carpal.angle + pose.carpal_turns[i] + pose.wrist_deviation * share;
+            let size = pose.carpal_sizes[i] * pose.width_scale;
+            let shape = Shape::Blob(Blob {
                 frame: Frame::along(centre, v2(1.0, 0.0).rotated(angle.to_radians())),
                 a: carpal.a * size,
                 b: carpal.b * size,
                 power: carpal.power,
                 wobble: pose.carpal_wobble[i],
                 cortex: 0.16,
-            }),
-        });
+            });
+            self.bones.push(Bone { class: carpal.class, shape });
+        }
     }
 
-    // Forearm bones run from far below the image up to the wrist.
-    let below = -4.0;
-    let radius_end = v2(-0.17, -0.625);
-    let radius_dir = Vec2::from_tilt(-2.0);
-    let radius_start = radius_end - radius_dir * (radius_end.y - below);
-    let radius = LongBone {
-        head_shift: 0.05 * pose.width_scale,
-        slant: 0.4,
-        ..long_bone(
-            radius_start,
-            radius_dir,
-            radius_end.y - below,
-            &Profile {
-                base: 0.142,
-                shaft: 0.142,
-                head: 0.24,
-                base_flare: 0.05,
-                head_flare: 0.14,
-                proximal_cap: 0.1,
-                distal_cap: 0.05,
-                cortex_shaft: 0.3,
-                cortex_ends: 0.1,
-            },
-            pose.width_scale,
-        )
-    };
-    let ulna_end = v2(0.155, -0.72 + pose.ulnar_variance);
-    let ulna_dir = Vec2::from_tilt(1.5);
-    let ulna = LongBone {
-        head_shift: -0.02 * pose.width_scale,
-        slant: -0.25,
-        ..long_bone(
-            ulna_end - ulna_dir * (ulna_end.y - below),
-            ulna_dir,
-            ulna_end.y - below,
-            &Profile {
-                base: 0.085,
-                shaft: 0.085,
-                head: 0.115,
-                base_flare: 0.05,
-                head_flare: 0.1,
-                proximal_cap: 0.1,
-                distal_cap: 0.07,
-                cortex_shaft: 0.32,
-                cortex_ends: 0.1,
-            },
-            pose.width_scale,
-        )
-    };
-    let radius_axis = Frame::along(radius_end, -radius_dir);
-    bones.push(Bone { class: RADIUS, shape: Shape::Long(radius) });
-    bones.push(Bone { class: ULNA, shape: Shape::Long(ulna) });
+    /// Radius, ulna and the forearm's flesh, running from far below the image up to the wrist,
+    /// and the finished hand.
+    fn forearm(mut self) -> Hand {
+        let width = self.pose.width_scale;
+        let radius_end = v2(-0.17, -0.625);
+        let radius_dir = Vec2::from_tilt(-2.0);
+        let radius_start = radius_end - radius_dir * (radius_end.y - BELOW);
+        let radius = LongBone {
+            head_shift: 0.05 * width,
+            slant: 0.4,
+            ..long_bone(radius_start, radius_dir, radius_end.y - BELOW, &RADIUS_PROFILE, width)
+        };
+        let ulna_end = v2(0.155, -0.72 + self.pose.ulnar_variance);
+        let ulna_dir = Vec2::from_tilt(1.5);
+        let ulna_start = ulna_end - ulna_dir * (ulna_end.y - BELOW);
+        let ulna = LongBone {
+            head_shift: -0.02 * width,
+            slant: -0.25,
+            ..long_bone(ulna_start, ulna_dir, ulna_end.y - BELOW, &ULNA_PROFILE, width)
+        };
+        self.bones.push(Bone { class: RADIUS, shape: Shape::Long(radius) });
+        self.bones.push(Bone { class: ULNA, shape: Shape::Long(ulna) });
 
-    // The wrist joins the palm to the forearm, which leaves the image at the bottom.
-    palm_points.extend([
-        deviate(v2(-0.5, -0.45), 0.5),
-        deviate(v2(0.45, -0.45), 0.5),
-        v2(-0.5, -0.75),
-        v2(0.42, -0.75),
-    ]);
-    flesh.push(Capsule { a: v2(-0.04, -0.6), b: v2(-0.04, below), radius: 0.5 });
-    Hand { bones, sesamoids, flesh, palm: convex_hull(palm_points), ring_sites, nail_sites, radius_axis }
+        // The wrist joins the palm to the forearm, which leaves the image at the bottom.
+        let wrist = [self.deviate(v2(-0.5, -0.45), 0.5), self.deviate(v2(0.45, -0.45), 0.5)];
+        self.palm_points.extend(wrist.into_iter().chain([v2(-0.5, -0.75), v2(0.42, -0.75)]));
+        self.flesh.push(Capsule { a: v2(-0.04, -0.6), b: v2(-0.04, BELOW), radius: 0.5 });
+        Hand {
+            bones: self.bones,
+            sesamoids: self.sesamoids,
+            flesh: self.flesh,
+            palm: convex_hull(self.palm_points),
+            ring_sites: self.ring_sites,
+            nail_sites: self.nail_sites,
+            radius_axis: Frame::along(radius_end, -radius_dir),
+        }
+    }
+}
+
+/// A small round sesamoid bone (unlabelled, as in the competition's data).
+fn sesamoid(centre: Vec2, direction: Vec2, width: f64) -> Shape {
+    Shape::Blob(Blob {
+        frame: Frame::along(centre, direction),
+        a: 0.032 * width,
+        b: 0.028 * width,
+        power: 2.0,
+        wobble: [(0.0, 0.0); 3],
+        cortex: 0.3,
+    })
 }
 
 /// Convex hull, counter-clockwise (Andrew's monotone chain).
