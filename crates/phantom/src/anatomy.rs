@@ -31,28 +31,28 @@ const DIGITS: [Digit; 5] = [
         classes: [Some(2), Some(1), None, Some(0)],
     },
     Digit {
-        base: v2(-0.235, 0.01),
+        base: v2(-0.235, -0.005),
         tilt: 9.0,
         lengths: [1.03, 0.59, 0.36, 0.27],
         width: 1.0,
         classes: [Some(6), Some(5), Some(4), Some(3)],
     },
     Digit {
-        base: v2(0.0, 0.0),
+        base: v2(0.0, -0.015),
         tilt: 0.0,
         lengths: [1.00, 0.67, 0.43, 0.29],
         width: 1.02,
         classes: [Some(10), Some(9), Some(8), Some(7)],
     },
     Digit {
-        base: v2(0.225, -0.03),
+        base: v2(0.225, -0.045),
         tilt: -9.0,
         lengths: [0.89, 0.62, 0.41, 0.29],
         width: 0.93,
         classes: [Some(14), Some(13), Some(12), Some(11)],
     },
     Digit {
-        base: v2(0.41, -0.1),
+        base: v2(0.41, -0.115),
         tilt: -22.0,
         lengths: [0.82, 0.49, 0.29, 0.26],
         width: 0.86,
@@ -142,14 +142,14 @@ pub const RADIUS: usize = 27;
 pub const ULNA: usize = 28;
 
 const CARPALS: [Carpal; 8] = [
-    Carpal { class: TRAPEZIUM, centre: v2(-0.320, -0.222), a: 0.118, b: 0.127, angle: 35.0, power: 2.6 },
-    Carpal { class: 20, centre: v2(-0.177, -0.134), a: 0.085, b: 0.11, angle: 80.0, power: 2.8 },
-    Carpal { class: 21, centre: v2(-0.002, -0.240), a: 0.205, b: 0.126, angle: 92.0, power: 2.5 },
-    Carpal { class: 22, centre: v2(0.218, -0.199), a: 0.162, b: 0.11, angle: 110.0, power: 2.5 },
+    Carpal { class: TRAPEZIUM, centre: v2(-0.320, -0.192), a: 0.118, b: 0.127, angle: 35.0, power: 2.6 },
+    Carpal { class: 20, centre: v2(-0.177, -0.104), a: 0.085, b: 0.11, angle: 80.0, power: 2.8 },
+    Carpal { class: 21, centre: v2(-0.002, -0.210), a: 0.205, b: 0.126, angle: 92.0, power: 2.5 },
+    Carpal { class: 22, centre: v2(0.218, -0.169), a: 0.162, b: 0.11, angle: 110.0, power: 2.5 },
     Carpal { class: 23, centre: v2(-0.251, -0.462), a: 0.21, b: 0.086, angle: 120.0, power: 2.2 },
-    Carpal { class: 24, centre: v2(-0.030, -0.508), a: 0.116, b: 0.112, angle: 10.0, power: 2.5 },
-    Carpal { class: 25, centre: v2(0.182, -0.444), a: 0.116, b: 0.1, angle: 30.0, power: 2.5 },
-    Carpal { class: PISIFORM, centre: v2(0.232, -0.421), a: 0.09, b: 0.08, angle: 0.0, power: 2.0 },
+    Carpal { class: 24, centre: v2(-0.030, -0.540), a: 0.116, b: 0.112, angle: 10.0, power: 2.5 },
+    Carpal { class: 25, centre: v2(0.182, -0.465), a: 0.116, b: 0.1, angle: 30.0, power: 2.5 },
+    Carpal { class: PISIFORM, centre: v2(0.232, -0.440), a: 0.09, b: 0.08, angle: 0.0, power: 2.0 },
 ];
 
 /// Where the hand turns on the forearm.
@@ -416,15 +416,15 @@ impl<'a> Builder<'a> {
     /// and the finished hand.
     fn forearm(mut self) -> Hand {
         let width = self.pose.width_scale;
-        let radius_end = v2(-0.17, -0.625);
+        let radius_end = v2(-0.17, -0.6);
         let radius_dir = Vec2::from_tilt(-2.0);
         let radius_start = radius_end - radius_dir * (radius_end.y - BELOW);
         let radius = LongBone {
             head_shift: 0.05 * width,
-            slant: 0.4,
+            slant: 0.3,
             ..long_bone(radius_start, radius_dir, radius_end.y - BELOW, &RADIUS_PROFILE, width)
         };
-        let ulna_end = v2(0.155, -0.72 + self.pose.ulnar_variance);
+        let ulna_end = v2(0.155, -0.67 + self.pose.ulnar_variance);
         let ulna_dir = Vec2::from_tilt(1.5);
         let ulna_start = ulna_end - ulna_dir * (ulna_end.y - BELOW);
         let ulna = LongBone {
