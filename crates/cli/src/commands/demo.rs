@@ -15,14 +15,8 @@ pub struct Args {
     /// Working folder for everything the demo writes.
     #[arg(long, default_value = "demo")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 10)]
-    pub people: usize,
-    #[arg(long, default_value_t = 5)]
-    pub test_people: usize,
-    #[arg(long, default_value_t = 2048)]
-    pub size: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub phantom: synth::PhantomArgs,
     /// How many overlays to draw.
     #[arg(long, default_value_t = 3)]
     pub overlays: usize,
@@ -34,20 +28,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let step = |title: &str| println!("\n== {title}");
 
     step("1. generate a phantom dataset (boneseg synth)");
-    synth::run(synth::Args {
-        out: data.clone(),
-        people: args.people,
-        test_people: args.test_people,
-        size: args.size,
-        seed: args.seed,
-        outlier_rate: 0.1,
-        rotated_rate: 0.1,
-        bent_rate: 0.1,
-        force: true,
-    })?;
+    synth::run(synth::Args { out: data.clone(), phantom: args.phantom.clone(), force: true })?;
 
     step("2. person-grouped folds (boneseg split)");
-    let folds = args.people.clamp(2, 5);
+    let folds = args.phantom.people.clamp(2, 5);
     split::run(split::Args {
         data: data.clone(),
         folds,

@@ -13,6 +13,16 @@ pub struct Args {
     /// Output folder (the dataset root).
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub phantom: PhantomArgs,
+    /// Replace the output folder if it is not empty.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// What phantom to make; shared with `boneseg demo`.
+#[derive(clap::Args, Clone)]
+pub struct PhantomArgs {
     /// Training people; each gives two images (both hands).
     #[arg(long, default_value_t = 10)]
     pub people: usize,
@@ -22,6 +32,7 @@ pub struct Args {
     /// Image side in pixels.
     #[arg(long, default_value_t = 2048)]
     pub size: usize,
+    /// The same seed gives the same dataset, byte for byte.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Share of people with rings, nail art or a wrist implant.
@@ -33,20 +44,18 @@ pub struct Args {
     /// Share of images with bent fingers or a strongly deviated wrist.
     #[arg(long, default_value_t = 0.1)]
     pub bent_rate: f64,
-    /// Replace the output folder if it is not empty.
-    #[arg(long)]
-    pub force: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let p = &args.phantom;
     let config = SynthConfig {
-        people: args.people,
-        test_people: args.test_people,
-        size: args.size,
-        seed: args.seed,
-        rates: Rates { outlier: args.outlier_rate, rotated: args.rotated_rate, bent: args.bent_rate },
+        people: p.people,
+        test_people: p.test_people,
+        size: p.size,
+        seed: p.seed,
+        rates: Rates { outlier: p.outlier_rate, rotated: p.rotated_rate, bent: p.bent_rate },
     };
-    let bar = progress::bar(2 * (args.people + args.test_people), "images");
+    let bar = progress::bar(2 * (p.people + p.test_people), "images");
     let summary = generate(&args.out, &config, args.force, &|done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     let images = summary.train_images + summary.test_images;
@@ -55,8 +64,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.out.display(),
         summary.train_images,
         summary.test_images,
-        args.size,
-        args.size,
+        p.size,
+        p.size,
         summary.seconds,
         images as f64 / summary.seconds
     );
