@@ -114,88 +114,114 @@ pub fn generate(
     if occupied && !force {
         return Err(SynthError::Exists(out.to_path_buf()));
     }
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SynthError::Io { path, source }
-    };
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
     let staging = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
-    }
-
-    let root = Rng::new(config.seed);
-    let total_people = config.people + config.test_people;
-    // Test people are scattered among the ids, as in the competition.
-    let mut order: Vec<usize> = (0..total_people).collect();
-    let mut shuffler = root.fork(u64::MAX);
-    for i in (1..order.len()).rev() {
-        order.swap(i, shuffler.below(i + 1));
-    }
-    let is_test: Vec<bool> = (0..total_people).map(|i| order[i] < config.test_people).collect();
-    let people: Vec<Person> = (0..total_people)
-        .map(|i| Person::draw(PersonId(i as u32 + 1), config.rates, &mut root.fork(i as u64)))
-        .collect();
-
-    let mut jobs = Vec::new();
-    for (i, person) in people.iter().enumerate() {
-        let mut stems = root.fork(i as u64).fork(7);
-        let stamp = 1_661_000_000_000u64 + i as u64 * 1_000_000 + stems.below(900_000) as u64;
-        // Which hand comes first in the folder varies, as in the real data.
-        let first_hand = stems.below(2);
-        for k in 0..2 {
-            let rel =
-                format!("{}/image{}.png", person.meta.id, stamp + k as u64 * (1 + stems.below(2000) as u64));
-            jobs.push(Job { person: i, hand: (first_hand + k) % 2, test: is_test[i], rel });
+    let written = write_dataset(&staging, config, progress).and_then(|images| {
+        if out.exists() {
+            std::fs::remove_dir_all(out).map_err(io_error(out))?;
         }
+        std::fs::rename(&staging, out).map_err(io_error(out))?;
+        Ok(images)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
     }
+    let images = written?;
+    let test_images = 2 * config.test_people;
+    Ok(SynthSummary {
+        train_images: images - test_images,
+        test_images,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
 
-    let images_dir = |test: bool| staging.join(if test { "test" } else { "train" }).join("DCM");
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError {
+    let path = path.to_path_buf();
+    move |source| SynthError::Io { path, source }
+}
+
+/// Writes the whole dataset under `root`; returns the number of images.
+fn write_dataset(
+    root: &Path,
+    config: &SynthConfig,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<usize, SynthError> {
+    if root.exists() {
+        std::fs::remove_dir_all(root).map_err(io_error(root))?;
+    }
+    let rng = Rng::new(config.seed);
+    let people = draw_people(config, &rng);
+    let jobs = plan_images(&people, &rng);
+    let images_dir = |test: bool| root.join(if test { "test" } else { "train" }).join("DCM");
     let labels_dir = |test: bool| {
-        if test { staging.join("test_labels") } else { staging.join("train").join("outputs_json") }
+        if test { root.join("test_labels") } else { root.join("train").join("outputs_json") }
     };
     let done = AtomicUsize::new(0);
     let truth: Vec<String> = jobs
         .par_iter()
         .map(|job| -> Result<String, SynthError> {
-            let person = &people[job.person];
-            let mut rng = root.fork(job.person as u64).fork(job.hand as u64 + 1);
+            let (person, _) = &people[job.person];
+            let mut rng = rng.fork(job.person as u64).fork(job.hand as u64 + 1);
             let plan = ImagePlan::draw(person, job.hand, config.rates, &mut rng);
             let filename = job.rel.rsplit('/').next().expect("rel has a file name");
             let synth = synth_image(person, &plan, config.size, rng.next_u64(), filename);
             let png = images_dir(job.test).join(&job.rel);
             let json = labels_dir(job.test).join(job.rel.replace(".png", ".json"));
             for dir in [png.parent(), json.parent()].into_iter().flatten() {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
+                std::fs::create_dir_all(dir).map_err(io_error(dir))?;
             }
             write_gray_png(&png, &synth.image)?;
-            write_atomic(&json, synth.labels.to_json().as_bytes()).map_err(io(&json))?;
+            write_atomic(&json, synth.labels.to_json().as_bytes()).map_err(io_error(&json))?;
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
             Ok(truth_row(job, person, &plan, synth.unit_px))
         })
         .collect::<Result<_, _>>()?;
 
-    let metas: Vec<_> = people.iter().map(|p| p.meta.clone()).collect();
-    meta::write_xlsx(&staging.join("meta_data.xlsx"), &metas)?;
-    let truth_path = staging.join("synth_truth.csv");
+    let metas: Vec<_> = people.iter().map(|(p, _)| p.meta.clone()).collect();
+    meta::write_xlsx(&root.join("meta_data.xlsx"), &metas)?;
+    let truth_path = root.join("synth_truth.csv");
     let mut text = String::from(TRUTH_HEADER);
     text.push('\n');
     for row in &truth {
         text.push_str(row);
         text.push('\n');
     }
-    write_atomic(&truth_path, text.as_bytes()).map_err(io(&truth_path))?;
+    write_atomic(&truth_path, text.as_bytes()).map_err(io_error(&truth_path))?;
+    Ok(jobs.len())
+}
 
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(io(out))?;
+/// Everyone in the dataset, with whether they are a test person. Test people are scattered among
+/// the ids, as in the competition.
+fn draw_people(config: &SynthConfig, rng: &Rng) -> Vec<(Person, bool)> {
+    let total = config.people + config.test_people;
+    let mut order: Vec<usize> = (0..total).collect();
+    let mut shuffler = rng.fork(u64::MAX);
+    for i in (1..order.len()).rev() {
+        order.swap(i, shuffler.below(i + 1));
     }
-    std::fs::rename(&staging, out).map_err(io(out))?;
-    let test_images = 2 * config.test_people;
-    Ok(SynthSummary {
-        train_images: jobs.len() - test_images,
-        test_images,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    (0..total)
+        .map(|i| {
+            let person = Person::draw(PersonId(i as u32 + 1), config.rates, &mut rng.fork(i as u64));
+            (person, order[i] < config.test_people)
+        })
+        .collect()
+}
+
+/// Two images per person, named like the competition's (`image` + a 13-digit time stamp); which
+/// hand comes first in the folder varies, as in the real data.
+fn plan_images(people: &[(Person, bool)], rng: &Rng) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for (i, (person, test)) in people.iter().enumerate() {
+        let mut stems = rng.fork(i as u64).fork(7);
+        let stamp = 1_661_000_000_000u64 + i as u64 * 1_000_000 + stems.below(900_000) as u64;
+        let first_hand = stems.below(2);
+        for k in 0..2 {
+            let rel =
+                format!("{}/image{}.png", person.meta.id, stamp + k as u64 * (1 + stems.below(2000) as u64));
+            jobs.push(Job { person: i, hand: (first_hand + k) % 2, test: *test, rel });
+        }
+    }
+    jobs
 }
 
 const TRUTH_HEADER: &str = "image,split,person,hand,rotation_deg,wrist_deviation_deg,bent_fingers,rings,nail_art,implant,metacarpal_px";
