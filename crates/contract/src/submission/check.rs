@@ -72,6 +72,12 @@ impl fmt::Display for ProblemKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProblemKind::Row(problem) => write!(f, "{problem}"),
+            ProblemKind::UnknownImage { image } if image.contains(['/', '\\']) => {
+                write!(
+                    f,
+                    "image `{image}` is not one of the test images: image_name is the file's base name, without folders"
+                )
+            }
             ProblemKind::UnknownImage { image } => {
                 write!(f, "image `{image}` is not one of the test images (extra row)")
             }
@@ -231,8 +237,9 @@ mod tests {
         rows.swap(30, 31); // lines 32/33: b finger-3 before b finger-2
         rows[40] = rows[39].clone(); // line 42: duplicate of b finger-11 (line 41), b finger-12 missing
         rows.push("c.png,finger-1,".into()); // line 60: unknown image
-        rows.push("b.png,finger-0,".into()); // line 61: unknown class
-        rows.push("b.png,Ulna".into()); // line 62: wrong field count
+        rows.push("ID001/a.png,finger-1,".into()); // line 61: a path instead of a name
+        rows.push("b.png,finger-0,".into()); // line 62: unknown class
+        rows.push("b.png,Ulna".into()); // line 63: wrong field count
         rows.remove(28); // a.png Ulna missing; everything after moves up one line
         let report = check_text(&lines(&rows), &["a.png", "b.png"]);
         let text: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
@@ -247,8 +254,9 @@ mod tests {
             "line 32: b.png / finger-2: out of order, it must come before b.png / finger-3 (line 31)",
             "line 41: b.png / finger-11: duplicate row (first at line 40)",
             "line 59: image `c.png` is not one of the test images",
-            "line 60: b.png: unknown class `finger-0`",
-            "line 61: 2 fields, expected 3",
+            "line 60: image `ID001/a.png` is not one of the test images: image_name is the file's base name",
+            "line 61: b.png: unknown class `finger-0`",
+            "line 62: 2 fields, expected 3",
             "a.png: missing rows for Ulna",
             "b.png: missing rows for finger-12",
         ];
