@@ -37,11 +37,6 @@ impl AtomicFile {
         Ok(AtomicFile { dest, tmp, writer: Some(BufWriter::with_capacity(1 << 20, file)) })
     }
 
-    /// The final path.
-    pub fn path(&self) -> &Path {
-        &self.dest
-    }
-
     /// Flushes and renames the file into place.
     pub fn commit(mut self) -> io::Result<()> {
         let writer = self.writer.take().expect("an AtomicFile is committed once");

@@ -61,11 +61,6 @@ impl Submission {
         Ok(Submission { path, entries })
     }
 
-    /// The file this submission was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Number of (image, class) rows.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -73,11 +68,6 @@ impl Submission {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-
-    /// Whether the submission has any row for this image.
-    pub fn has_image(&self, image_name: &str) -> bool {
-        (0..crate::NUM_CLASSES).any(|c| self.entries.contains_key(&(image_name.to_string(), c)))
     }
 
     /// All image names in the submission, sorted.
