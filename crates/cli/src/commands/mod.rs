@@ -1,12 +1,15 @@
 //! One file per subcommand.
 
+mod bench;
 mod data;
 mod demo;
+mod model;
 mod score;
 mod show;
 mod split;
 mod submission;
 mod synth;
+mod weights;
 
 use std::process::ExitCode;
 
@@ -30,6 +33,15 @@ pub enum Command {
     Data(data::Command),
     /// The whole pipeline on a fresh phantom: generate, split, submit, check, score, show.
     Demo(demo::Args),
+    /// The model zoo: list the architectures and encoders, run one on a tensor, summarise one.
+    #[command(subcommand)]
+    Model(model::Command),
+    /// Measure speed and memory (compare with the PyTorch peers under tools/).
+    #[command(subcommand)]
+    Bench(bench::Command),
+    /// Bring pretrained weights from PyTorch.
+    #[command(subcommand)]
+    Weights(weights::Command),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -41,6 +53,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Submission(command) => submission::run(command),
         Command::Data(command) => data::run(command),
         Command::Demo(args) => demo::run(args),
+        Command::Model(command) => model::run(command),
+        Command::Weights(command) => weights::run(command),
+        Command::Bench(command) => bench::run(command),
     }
 }
 

@@ -2,5 +2,6 @@
 //! small phantom corpus generated once per run.
 
 mod catalogue;
+mod model;
 mod pipeline;
 mod support;

@@ -1,0 +1,100 @@
+//! `boneseg bench model`: forward and forward+backward time and peak memory of one model,
+//! to compare with `tools/bench_models.py` (PyTorch) in the same session.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use boneseg_models::SegmentationModel;
+use boneseg_models::burn::tensor::{Device, Distribution, Tensor};
+
+use super::model::ModelArgs;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Time a model's forward (inference) and forward+backward (training, loss = mean logit).
+    Model(ModelBenchArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ModelBenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    #[arg(long, default_value_t = 2)]
+    pub batch: usize,
+    /// Timed repetitions after one warm-up; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub iters: usize,
+    /// forward, train, or both.
+    #[arg(long, default_value = "both")]
+    pub mode: String,
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Model(args) => model(args),
+    }
+}
+
+fn model(args: ModelBenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        ["forward", "train", "both"].contains(&args.mode.as_str()),
+        "--mode is forward, train or both"
+    );
+    let (_, device) = args.model.build()?;
+    let shape = [args.batch, 3, args.size, args.size];
+    let name = format!(
+        "{} {} batch {} {}x{}",
+        args.model.arch, args.model.encoder, args.batch, args.size, args.size
+    );
+    if args.mode != "train" {
+        let (model, _) = args.model.build()?;
+        let ms = median_ms(args.iters, || {
+            let x = Tensor::<4>::random(shape, Distribution::Default, &device);
+            model.forward(x).into_data();
+        });
+        println!("{name}: forward {ms:.1} ms");
+    }
+    if args.mode != "forward" {
+        let train_device = device.clone().autodiff();
+        let spec = boneseg_models::ModelSpec::new(args.model.arch, args.model.encoder, args.model.classes)
+            .map_err(anyhow::Error::msg)?;
+        let model = SegmentationModel::new(spec, &train_device);
+        let ms = median_ms(args.iters, || train_step(&model, shape, &train_device));
+        println!("{name}: forward+backward {ms:.1} ms");
+    }
+    match peak_rss_mib() {
+        Some(mib) => println!("{name}: peak memory {mib:.0} MiB"),
+        None => println!("{name}: peak memory not measurable on this system"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train_step(model: &SegmentationModel, shape: [usize; 4], device: &Device) {
+    let x = Tensor::<4>::random(shape, Distribution::Default, device);
+    let loss = model.forward(x).mean();
+    let grads = loss.backward();
+    drop(grads);
+}
+
+fn median_ms(iters: usize, mut step: impl FnMut()) -> f64 {
+    step();
+    let mut times: Vec<f64> = (0..iters.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            step();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// The process's peak resident memory (Linux `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

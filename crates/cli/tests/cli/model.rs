@@ -1,0 +1,157 @@
+//! `boneseg model` and `boneseg weights`: the zoo from the command line.
+
+use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
+use boneseg_models::weights::{PackTensor, synthetic_input, synthetic_state_dict};
+use boneseg_models::{ModelSpec, SegmentationModel};
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::support::{boneseg, s};
+
+fn unet_resnet18(classes: usize) -> SegmentationModel {
+    let spec = ModelSpec::new("unet".parse().unwrap(), "resnet18".parse().unwrap(), classes).unwrap();
+    SegmentationModel::new(spec, &Device::flex())
+}
+
+/// A PyTorch-style state dict file, wrapped under `prefix` as training scripts do.
+fn write_state_dict(path: &std::path::Path, tensors: &[PackTensor], prefix: &str) {
+    let parts: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|t| {
+            (format!("{prefix}{}", t.name), t.shape.iter().copied().collect(), t.to_bytes().unwrap().to_vec())
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = parts
+        .iter()
+        .map(|(name, shape, bytes)| {
+            (name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes).unwrap())
+        })
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+#[test]
+fn list_names_every_combination() {
+    let run = boneseg(&["model", "list"]).expect(0);
+    assert!(run.stdout.contains("unetplusplus   efficientnet-b5"), "{}", run.stdout);
+    assert!(run.stdout.contains("fcn            resnet50"), "{}", run.stdout);
+    assert_eq!(run.stdout.lines().count(), 1 + ModelSpec::combinations().len());
+}
+
+#[test]
+fn summary_counts_the_parameters_smp_counts() {
+    // segmentation-models-pytorch 0.6: sum(p.numel() for p in smp.Unet("resnet18", classes=29).parameters())
+    boneseg(&["model", "summary", "--arch", "unet", "--encoder", "resnet18", "--size", "64"])
+        .expect(0)
+        .says(&["total", "14332269", "logits", "[1, 29, 64, 64]", "encoder stage 5 (stride 32)"]);
+    // smp.DeepLabV3Plus("resnet34", classes=29)
+    boneseg(&["model", "summary", "--arch", "deeplabv3plus", "--encoder", "resnet34", "--size", "64"])
+        .expect(0)
+        .says(&["22444653"]);
+}
+
+#[test]
+fn forward_reproduces_the_library_on_wrapped_weights_and_odd_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = unet_resnet18(3);
+    let weights = dir.path().join("w.safetensors");
+    write_state_dict(&weights, &synthetic_state_dict(&model), "state_dict.");
+    let shape = [1, 3, 40, 56];
+    let input = synthetic_input(shape);
+    let bytes = f32_bytes(&input);
+    let view = TensorView::new(Dtype::F32, shape.to_vec(), &bytes).unwrap();
+    std::fs::write(
+        dir.path().join("in.safetensors"),
+        safetensors::serialize([("input", view)], None).unwrap(),
+    )
+    .unwrap();
+    let out = dir.path().join("out.safetensors");
+    boneseg(&[
+        "model",
+        "forward",
+        "--arch",
+        "unet",
+        "--encoder",
+        "resnet18",
+        "--classes",
+        "3",
+        "--weights",
+        s(&weights),
+        "--input",
+        s(&dir.path().join("in.safetensors")),
+        "--out",
+        s(&out),
+    ])
+    .expect(0)
+    .says(&["[1, 3, 40, 56]"]);
+
+    let written = std::fs::read(&out).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&written).unwrap();
+    let logits = file.tensor("logits").unwrap();
+    assert_eq!(logits.shape(), &[1, 3, 40, 56]);
+    let ours: Vec<f32> =
+        logits.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+
+    let mut reference = unet_resnet18(3);
+    let report = boneseg_models::weights::apply_state_dict(&mut reference, synthetic_state_dict(&model));
+    assert!(report.is_complete());
+    let expected = reference
+        .forward(Tensor::<4>::from_data(TensorData::new(input, shape), &Device::flex()))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let worst = ours.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst < 1e-5, "the CLI and the library differ by {worst}");
+}
+
+#[test]
+fn forward_refuses_weights_of_another_model_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("resnet18.safetensors");
+    write_state_dict(&weights, &synthetic_state_dict(&unet_resnet18(3)), "");
+    let bytes = f32_bytes(&[0.0; 3 * 32 * 32]);
+    let view = TensorView::new(Dtype::F32, vec![1, 3, 32, 32], &bytes).unwrap();
+    std::fs::write(
+        dir.path().join("in.safetensors"),
+        safetensors::serialize([("input", view)], None).unwrap(),
+    )
+    .unwrap();
+    let out = dir.path().join("out.safetensors");
+    boneseg(&[
+        "model",
+        "forward",
+        "--arch",
+        "unet",
+        "--encoder",
+        "resnet34",
+        "--classes",
+        "3",
+        "--weights",
+        s(&weights),
+        "--input",
+        s(&dir.path().join("in.safetensors")),
+        "--out",
+        s(&out),
+    ])
+    .expect(2)
+    .says(&["resnet18.safetensors", "missing", "is this a unet resnet34 checkpoint?"]);
+    assert!(!out.exists(), "no output after a refusal");
+}
+
+#[test]
+fn weights_import_keeps_the_encoder_and_reports_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("smp_unet.safetensors");
+    write_state_dict(&weights, &synthetic_state_dict(&unet_resnet18(29)), "");
+    let out = dir.path().join("encoder.bpk");
+    boneseg(&["weights", "import", s(&weights), "--encoder", "resnet18", "--out", s(&out)])
+        .expect(0)
+        .says(&["0 unused, 0 missing"]);
+    assert!(out.metadata().unwrap().len() > 40_000_000, "resnet18 holds 11.7M parameters");
+    boneseg(&["weights", "import", s(&weights), "--encoder", "efficientnet-b0", "--out", s(&out)])
+        .expect(2)
+        .says(&["none of its", "is it the right encoder?"]);
+}

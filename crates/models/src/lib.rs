@@ -1,0 +1,18 @@
+//! Segmentation models in the image of segmentation-models-pytorch (SMP): an encoder family
+//! and a decoder family, each chosen by name, whose parameter names are SMP's state-dict keys
+//! so that a checkpoint trained in PyTorch loads as it is.
+
+pub mod blocks;
+pub mod decoders;
+pub mod device;
+pub mod encoders;
+pub mod lite0;
+pub mod model;
+pub mod registry;
+pub mod summary;
+pub mod weights;
+
+/// The burn version the models are built with, for callers that handle their tensors.
+pub use burn;
+pub use model::SegmentationModel;
+pub use registry::{Architecture, EncoderName, ModelSpec};

@@ -1,0 +1,259 @@
+//! PyTorch state dicts in and out: reading `.pth`/`.safetensors` checkpoints as SMP and
+//! torchvision write them, matching their keys to our parameters, and the synthetic
+//! weights that the parity fixtures are built from.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::bridge::from_data;
+use burn::store::{
+    BurnToPyTorchAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+};
+use burn::tensor::TensorData;
+
+pub use burn::store::burn_pack::Tensor as PackTensor;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("{path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{path}: the file name must end in .safetensors, .pth, .pt or .bin")]
+    UnknownFormat { path: PathBuf },
+}
+
+/// Prefixes under which training scripts wrap a state dict (`{"state_dict": ...}`,
+/// `{"model": ...}`) or under which `nn.DataParallel` stores it.
+const WRAPPERS: [&str; 3] = ["state_dict.", "model.", "module."];
+
+/// Every tensor of a checkpoint, named by its state-dict key, wrappers removed.
+pub fn read_state_dict(path: &Path) -> Result<Vec<PackTensor>, WeightsError> {
+    let read_error = |message: String| WeightsError::Read { path: path.to_path_buf(), message };
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let tensors: Vec<PackTensor> = match extension.as_str() {
+        "safetensors" => SafetensorsStore::from_file(path)
+            .get_all_tensors()
+            .map_err(|e| read_error(e.to_string()))?
+            .values()
+            .cloned()
+            .collect(),
+        // burn renumbers `nn.Sequential` indices by default (`classifier.4` -> `.2`); our
+        // names keep PyTorch's positions, so the keys must arrive as PyTorch wrote them.
+        "pth" | "pt" | "bin" => PytorchStore::from_file(path)
+            .map_indices_contiguous(false)
+            .get_all_tensors()
+            .map_err(|e| read_error(e.to_string()))?
+            .values()
+            .cloned()
+            .collect(),
+        _ => return Err(WeightsError::UnknownFormat { path: path.to_path_buf() }),
+    };
+    if tensors.is_empty() {
+        return Err(read_error("holds no tensors".to_string()));
+    }
+    Ok(unwrap_prefixes(tensors))
+}
+
+fn unwrap_prefixes(mut tensors: Vec<PackTensor>) -> Vec<PackTensor> {
+    while let Some(prefix) = WRAPPERS.iter().find(|p| tensors.iter().all(|t| t.name.starts_with(*p))) {
+        for tensor in &mut tensors {
+            tensor.name = tensor.name[prefix.len()..].to_string();
+        }
+    }
+    tensors
+}
+
+/// What loading a state dict did: keys are PyTorch's.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub applied: usize,
+    /// Parameters of the model the checkpoint does not have (they keep their initial values).
+    pub missing: Vec<String>,
+    /// Checkpoint tensors the model has no place for.
+    pub unused: Vec<String>,
+    /// Tensors that matched a name but not its shape or type.
+    pub errors: Vec<String>,
+}
+
+impl LoadReport {
+    pub fn is_complete(&self) -> bool {
+        self.missing.is_empty() && self.unused.is_empty() && self.errors.is_empty()
+    }
+}
+
+/// Loads PyTorch-named tensors into `model`. BatchNorm's `num_batches_tracked` has no
+/// counterpart here and is neither applied nor reported.
+pub fn apply_state_dict<M: Module>(model: &mut M, tensors: Vec<PackTensor>) -> LoadReport {
+    let modules = module_paths(model);
+    let renamed: Vec<PackTensor> = tensors
+        .into_iter()
+        .filter(|t| !t.name.ends_with("num_batches_tracked"))
+        .map(|mut tensor| {
+            if let Some((module, param)) = tensor.name.rsplit_once('.')
+                && let Some(ours) = modules.get(module)
+            {
+                tensor.name = format!("{ours}.{param}");
+            }
+            tensor
+        })
+        .collect();
+    let result = model.apply(renamed, None, Some(Box::new(PyTorchToBurnAdapter)), true);
+    LoadReport {
+        applied: result.applied.len(),
+        missing: result.missing.iter().map(|(path, _)| pytorch_key(&burn_param_to_pytorch(path))).collect(),
+        unused: result.unused.iter().map(|path| pytorch_key(path)).collect(),
+        errors: result.errors.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// Loads a checkpoint file into `model`.
+pub fn load_file<M: Module>(model: &mut M, path: &Path) -> Result<LoadReport, WeightsError> {
+    Ok(apply_state_dict(model, read_state_dict(path)?))
+}
+
+/// Encoder weights from a timm/torchvision/SMP checkpoint, ready to start training from.
+///
+/// A whole SMP model's checkpoint carries the encoder under `encoder.`, torchvision's FCN
+/// under `backbone.`; a bare encoder's (torchvision, SMP hub) carries it at the top, with a
+/// classifier (`fc`, `_fc`) that has no place in a segmentation encoder and is reported unused.
+pub fn import_encoder(
+    name: crate::registry::EncoderName,
+    path: &Path,
+    device: &burn::tensor::Device,
+) -> Result<(crate::encoders::Encoder, LoadReport), WeightsError> {
+    let mut tensors = read_state_dict(path)?;
+    for prefix in ["encoder.", "backbone."] {
+        if tensors.iter().any(|t| t.name.starts_with(prefix)) {
+            tensors.retain(|t| t.name.starts_with(prefix));
+            for tensor in &mut tensors {
+                tensor.name = tensor.name[prefix.len()..].to_string();
+            }
+            break;
+        }
+    }
+    let mut encoder = crate::encoders::Encoder::new(name, 32, device);
+    let report = apply_state_dict(&mut encoder, tensors);
+    Ok((encoder, report))
+}
+
+/// Writes a module in burn's own format (`.bpk`), under a temporary name first.
+pub fn save_burnpack<M: Module>(module: &M, path: &Path) -> Result<(), WeightsError> {
+    let write_error = |message: String| WeightsError::Read { path: path.to_path_buf(), message };
+    let partial = path.with_extension("bpk.partial");
+    let mut store = burn::store::BurnpackStore::from_file(&partial).overwrite(true);
+    module.save_into(&mut store).map_err(|e| write_error(e.to_string()))?;
+    std::fs::rename(&partial, path).map_err(|e| write_error(e.to_string()))
+}
+
+/// Our module paths keyed by the PyTorch module path they stand for.
+fn module_paths<M: Module>(model: &M) -> HashMap<String, String> {
+    model
+        .collect(None, None, true)
+        .into_iter()
+        .filter_map(|t| t.name.rsplit_once('.').map(|(module, _)| module.to_string()))
+        .map(|ours| (pytorch_key(&ours), ours))
+        .collect()
+}
+
+/// The PyTorch key of one of our paths: `_N` segments are `nn.Sequential` positions `N`.
+pub fn pytorch_key(path: &str) -> String {
+    path.split('.')
+        .map(|segment| match segment.strip_prefix('_') {
+            Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) => rest,
+            _ => segment,
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn burn_param_to_pytorch(path: &str) -> String {
+    match path.rsplit_once('.') {
+        Some((module, "gamma")) => format!("{module}.weight"),
+        Some((module, "beta")) => format!("{module}.bias"),
+        _ => path.to_string(),
+    }
+}
+
+/// The model's parameters as a PyTorch state dict would hold them (names, layouts).
+pub fn state_dict<M: Module>(model: &M) -> Vec<PackTensor> {
+    model
+        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), true)
+        .into_iter()
+        .map(|mut tensor| {
+            tensor.name = pytorch_key(&tensor.name);
+            tensor
+        })
+        .collect()
+}
+
+/// Synthetic weights, a pure function of each PyTorch key and shape: the same formula as
+/// `tools/smp_reference.py`, so parity fixtures need to carry only their logits.
+pub fn synthetic_state_dict<M: Module>(model: &M) -> Vec<PackTensor> {
+    state_dict(model)
+        .into_iter()
+        .map(|tensor| {
+            let shape: Vec<usize> = tensor.shape.iter().copied().collect();
+            let values = synthetic_values(&tensor.name, &shape);
+            from_data(TensorData::new(values, shape), tensor.name, None)
+        })
+        .collect()
+}
+
+/// The values `tools/smp_reference.py::synthetic_tensor` gives the key `key`.
+pub fn synthetic_values(key: &str, shape: &[usize]) -> Vec<f32> {
+    let count: usize = shape.iter().product();
+    let u = uniform(key, count);
+    let values: Vec<f64> = if key.ends_with("running_var") {
+        u.map(|u| 0.5 + u).collect()
+    } else if key.ends_with("running_mean") || (shape.len() == 1 && key.ends_with("bias")) {
+        u.map(|u| (u - 0.5) * 0.2).collect()
+    } else if shape.len() == 1 {
+        u.map(|u| 0.9 + 0.2 * u).collect()
+    } else {
+        let fan_in = (count / shape[0]) as f64;
+        let bound = 2.0 / fan_in.sqrt();
+        u.map(|u| (u - 0.5) * bound).collect()
+    };
+    values.into_iter().map(|v| v as f32).collect()
+}
+
+/// The synthetic input batch of the parity fixtures.
+pub fn synthetic_input(shape: [usize; 4]) -> Vec<f32> {
+    uniform("input", shape.iter().product()).map(|u| ((u - 0.5) * 4.0) as f32).collect()
+}
+
+/// `count` numbers in [0, 1): splitmix64 of (fnv1a64(key) + i), top 53 bits.
+fn uniform(key: &str, count: usize) -> impl Iterator<Item = f64> {
+    let seed =
+        key.bytes().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01B3));
+    (0..count as u64).map(move |i| {
+        let mut z = seed.wrapping_add(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 * 2f64.powi(-53)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequential_positions_lose_their_underscore_only() {
+        assert_eq!(
+            pytorch_key("decoder.blocks.x_0_0.conv1._1.weight"),
+            "decoder.blocks.x_0_0.conv1.1.weight"
+        );
+        assert_eq!(pytorch_key("encoder._blocks.3._bn0.weight"), "encoder._blocks.3._bn0.weight");
+        assert_eq!(pytorch_key("segmentation_head._0.bias"), "segmentation_head.0.bias");
+    }
+
+    #[test]
+    fn uniform_matches_the_python_reference() {
+        // numpy: smp_reference.uniform("input", 3)
+        let first: Vec<f64> = uniform("input", 3).collect();
+        assert!(first.iter().all(|u| (0.0..1.0).contains(u)));
+        assert_ne!(first[0], first[1]);
+    }
+}

