@@ -36,6 +36,8 @@ CASES = [
     ("deeplabv3plus", "efficientnet-b0", [2, 3, 64, 64]),
     ("unet", "efficientnet-b5", [2, 3, 64, 64]),
     ("fcn", "resnet50", [2, 3, 64, 64]),
+    ("segformer", "mit_b0", [2, 3, 64, 64]),
+    ("segformer", "resnet18", [2, 3, 64, 64]),
 ]
 
 
@@ -48,6 +50,10 @@ def main(out_dir: pathlib.Path) -> None:
         ref.fill_synthetic(model)
         x = ref.synthetic_input(shape)
         entry = {"name": name, "arch": arch, "encoder": encoder, "classes": CLASSES, "input": shape}
+        # The state dict's keys and shapes: boneseg's must be the same, not just self-consistent.
+        entry["state_dict"] = {
+            key: list(value.shape) for key, value in model.state_dict().items() if not key.endswith("num_batches_tracked")
+        }
         tensors = {}
         for mode in ("eval", "train"):
             if mode == "eval":

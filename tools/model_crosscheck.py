@@ -24,6 +24,7 @@ MODELS = [
     ("unet", "efficientnet-b2"),
     ("deeplabv3plus", "efficientnet-b3"),
     ("fcn", "resnet50"),
+    ("segformer", "mit_b2"),
 ]
 
 

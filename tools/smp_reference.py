@@ -69,6 +69,7 @@ def build(arch: str, encoder: str, classes: int) -> torch.nn.Module:
         "fpn": smp.FPN,
         "deeplabv3": smp.DeepLabV3,
         "deeplabv3plus": smp.DeepLabV3Plus,
+        "segformer": smp.Segformer,
     }
     return constructors[arch](encoder_name=encoder, encoder_weights=None, classes=classes)
 
@@ -83,11 +84,13 @@ def fill_synthetic(model: torch.nn.Module) -> None:
 
 
 def batch_statistics_mode(model: torch.nn.Module) -> None:
-    """Train mode for BatchNorm only: dropout and drop-connect are random, so they stay off."""
+    """Train mode for BatchNorm only: dropout, drop-connect and drop-path are random, so they stay off."""
     model.train()
     for module in model.modules():
         if isinstance(module, (torch.nn.Dropout, torch.nn.Dropout2d)):
             module.eval()
+        if type(module).__name__ == "DropPath":
+            module.drop_prob = 0.0
     encoder = getattr(model, "encoder", None)
     if encoder is not None and hasattr(encoder, "_drop_connect_rate"):
         encoder._drop_connect_rate = 0.0

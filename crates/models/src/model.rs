@@ -8,8 +8,8 @@ use burn::tensor::{Device, Tensor};
 
 use crate::blocks::{ConvSpec, resize_bilinear, scaled_size};
 use crate::decoders::{
-    Decoder, DeepLabV3Decoder, DeepLabV3PlusDecoder, FcnHead, FpnDecoder, UnetDecoder, UnetPlusPlusDecoder,
-    deeplab, fpn, unet,
+    Decoder, DeepLabV3Decoder, DeepLabV3PlusDecoder, FcnHead, FpnDecoder, SegformerDecoder, UnetDecoder,
+    UnetPlusPlusDecoder, deeplab, fpn, segformer, unet,
 };
 use crate::encoders::{Encoder, ResNet, ResNetDilation};
 use crate::registry::{Architecture, EncoderName, ModelSpec};
@@ -88,10 +88,15 @@ impl SegmentationModel {
                 classifier: FcnHead::new(2048, spec.classes, drop(0.1), device),
             });
         }
-        let mut encoder = Encoder::new(spec.encoder, output_stride, device);
-        if let Encoder::EfficientNet(efficientnet) = encoder {
-            encoder = Encoder::EfficientNet(efficientnet.with_drop_connect(drop(0.2)));
-        }
+        let encoder = match Encoder::new(spec.encoder, output_stride, device) {
+            Encoder::EfficientNet(efficientnet) => {
+                Encoder::EfficientNet(efficientnet.with_drop_connect(drop(0.2)))
+            }
+            Encoder::MixTransformer(mit) if !options.dropout => {
+                Encoder::MixTransformer(mit.without_drop_path())
+            }
+            encoder => encoder,
+        };
         let channels = spec.encoder.out_channels();
         let (decoder, head_channels, kernel, upsampling) = match spec.arch {
             Architecture::Unet => {
@@ -123,6 +128,12 @@ impl SegmentationModel {
                     device,
                 )),
                 deeplab::CHANNELS,
+                1,
+                4,
+            ),
+            Architecture::Segformer => (
+                Decoder::Segformer(SegformerDecoder::new(channels, device)),
+                segformer::SEGMENTATION_CHANNELS,
                 1,
                 4,
             ),

@@ -12,16 +12,18 @@ pub enum Architecture {
     Fpn,
     DeepLabV3,
     DeepLabV3Plus,
+    Segformer,
     Fcn,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 6] = [
+    pub const ALL: [Architecture; 7] = [
         Architecture::Unet,
         Architecture::UnetPlusPlus,
         Architecture::Fpn,
         Architecture::DeepLabV3,
         Architecture::DeepLabV3Plus,
+        Architecture::Segformer,
         Architecture::Fcn,
     ];
 
@@ -32,6 +34,7 @@ impl Architecture {
             Architecture::Fpn => "fpn",
             Architecture::DeepLabV3 => "deeplabv3",
             Architecture::DeepLabV3Plus => "deeplabv3plus",
+            Architecture::Segformer => "segformer",
             Architecture::Fcn => "fcn",
         }
     }
@@ -44,14 +47,20 @@ impl Architecture {
             Architecture::Fpn => "smp.FPN",
             Architecture::DeepLabV3 => "smp.DeepLabV3",
             Architecture::DeepLabV3Plus => "smp.DeepLabV3Plus",
+            Architecture::Segformer => "smp.Segformer",
             Architecture::Fcn => "torchvision fcn_resnet50/101",
         }
     }
 
-    /// Whether this architecture can be built on `encoder`.
+    /// Whether this architecture can be built on `encoder`: FCN is torchvision's ResNet-50/101
+    /// model, and the Mix Transformers (no stride-2 feature) serve SegFormer only.
     pub fn supports(self, encoder: EncoderName) -> bool {
-        match self {
-            Architecture::Fcn => matches!(encoder, EncoderName::ResNet(ResNetDepth::D50 | ResNetDepth::D101)),
+        match (self, encoder) {
+            (Architecture::Fcn, _) => {
+                matches!(encoder, EncoderName::ResNet(ResNetDepth::D50 | ResNetDepth::D101))
+            }
+            (Architecture::Segformer, _) => true,
+            (_, EncoderName::MixTransformer(_)) => false,
             _ => true,
         }
     }
@@ -113,15 +122,27 @@ pub enum EfficientNetVariant {
     Lite0,
 }
 
+/// SMP's `mit_b0`..`mit_b5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MitVariant {
+    B0,
+    B1,
+    B2,
+    B3,
+    B4,
+    B5,
+}
+
 /// An encoder family member, named as SMP names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EncoderName {
     ResNet(ResNetDepth),
     EfficientNet(EfficientNetVariant),
+    MixTransformer(MitVariant),
 }
 
 impl EncoderName {
-    pub const ALL: [EncoderName; 13] = [
+    pub const ALL: [EncoderName; 19] = [
         EncoderName::ResNet(ResNetDepth::D18),
         EncoderName::ResNet(ResNetDepth::D34),
         EncoderName::ResNet(ResNetDepth::D50),
@@ -135,6 +156,12 @@ impl EncoderName {
         EncoderName::EfficientNet(EfficientNetVariant::B6),
         EncoderName::EfficientNet(EfficientNetVariant::B7),
         EncoderName::EfficientNet(EfficientNetVariant::Lite0),
+        EncoderName::MixTransformer(MitVariant::B0),
+        EncoderName::MixTransformer(MitVariant::B1),
+        EncoderName::MixTransformer(MitVariant::B2),
+        EncoderName::MixTransformer(MitVariant::B3),
+        EncoderName::MixTransformer(MitVariant::B4),
+        EncoderName::MixTransformer(MitVariant::B5),
     ];
 
     pub fn name(self) -> &'static str {
@@ -153,10 +180,17 @@ impl EncoderName {
             EncoderName::EfficientNet(E::B6) => "efficientnet-b6",
             EncoderName::EfficientNet(E::B7) => "efficientnet-b7",
             EncoderName::EfficientNet(E::Lite0) => "efficientnet-lite0",
+            EncoderName::MixTransformer(MitVariant::B0) => "mit_b0",
+            EncoderName::MixTransformer(MitVariant::B1) => "mit_b1",
+            EncoderName::MixTransformer(MitVariant::B2) => "mit_b2",
+            EncoderName::MixTransformer(MitVariant::B3) => "mit_b3",
+            EncoderName::MixTransformer(MitVariant::B4) => "mit_b4",
+            EncoderName::MixTransformer(MitVariant::B5) => "mit_b5",
         }
     }
 
-    /// Channels of the six features the encoder hands to a decoder: the input, then strides 2..32.
+    /// Channels of the six features the encoder hands to a decoder: the input, then strides
+    /// 2..32 (0 where the encoder has no such feature, as MiT at stride 2).
     pub fn out_channels(self) -> [usize; 6] {
         use EfficientNetVariant as E;
         match self {
@@ -170,6 +204,8 @@ impl EncoderName {
             EncoderName::EfficientNet(E::B6) => [3, 56, 40, 72, 200, 576],
             EncoderName::EfficientNet(E::B7) => [3, 64, 48, 80, 224, 640],
             EncoderName::EfficientNet(E::Lite0) => [3, 32, 24, 40, 112, 320],
+            EncoderName::MixTransformer(MitVariant::B0) => [3, 0, 32, 64, 160, 256],
+            EncoderName::MixTransformer(_) => [3, 0, 64, 128, 320, 512],
         }
     }
 }
@@ -185,10 +221,12 @@ impl FromStr for EncoderName {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let wanted = text.to_ascii_lowercase().replace('_', "-");
-        EncoderName::ALL.into_iter().find(|encoder| encoder.name() == wanted).ok_or_else(|| {
-            let names: Vec<_> = EncoderName::ALL.iter().map(|e| e.name()).collect();
-            format!("unknown encoder `{text}`; choose one of {}", names.join(", "))
-        })
+        EncoderName::ALL.into_iter().find(|encoder| encoder.name().replace('_', "-") == wanted).ok_or_else(
+            || {
+                let names: Vec<_> = EncoderName::ALL.iter().map(|e| e.name()).collect();
+                format!("unknown encoder `{text}`; choose one of {}", names.join(", "))
+            },
+        )
     }
 }
 
@@ -249,6 +287,7 @@ mod tests {
     #[test]
     fn combinations_cover_smp_and_fcn() {
         let all = ModelSpec::combinations();
-        assert_eq!(all.len(), 5 * 13 + 2);
+        // Five SMP decoders on ResNets and EfficientNets, SegFormer on everything, FCN on two.
+        assert_eq!(all.len(), 5 * 13 + 19 + 2);
     }
 }

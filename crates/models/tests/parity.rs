@@ -9,6 +9,7 @@
 //! logits, and burn's flex, which accumulates the batch mean and variance in float32 where
 //! PyTorch's CPU kernel uses float64, up to 6.2e-4 (EfficientNet-b5).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use boneseg_models::model::BuildOptions;
@@ -30,6 +31,8 @@ struct Case {
     input: [usize; 4],
     /// PyTorch float32's distance from the exact logits, relative to their std, per mode.
     torch_error: [f64; 2],
+    /// The PyTorch model's state-dict keys and shapes.
+    state_dict: BTreeMap<String, Vec<usize>>,
 }
 
 fn case(name: &str) -> Case {
@@ -51,7 +54,15 @@ fn case(name: &str) -> Case {
     .unwrap();
     let torch_error =
         ["eval", "train"].map(|mode| entry[format!("torch_f32_error_{mode}")].as_f64().unwrap());
-    Case { spec, input: input.try_into().unwrap(), torch_error }
+    let state_dict = entry["state_dict"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, shape)| {
+            (key.clone(), shape.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect())
+        })
+        .collect();
+    Case { spec, input: input.try_into().unwrap(), torch_error, state_dict }
 }
 
 fn fixture(name: &str) -> Vec<PackTensor> {
@@ -67,6 +78,9 @@ fn expected(fixture: &[PackTensor], tensor: &str) -> Vec<f32> {
 fn logits(case: &Case, device: &Device) -> Vec<f32> {
     let mut model = SegmentationModel::build(case.spec, BuildOptions { dropout: false }, device);
     let weights = synthetic_state_dict(&model);
+    let ours: BTreeMap<String, Vec<usize>> =
+        weights.iter().map(|t| (t.name.clone(), t.shape.iter().copied().collect())).collect();
+    assert_eq!(ours, case.state_dict, "the state dict differs from PyTorch's");
     let report = apply_state_dict(&mut model, weights);
     assert!(report.is_complete(), "{report:?}");
     let input = Tensor::<4>::from_data(TensorData::new(synthetic_input(case.input), case.input), device);
@@ -123,4 +137,6 @@ parity! {
     deeplabv3plus_efficientnet_b0 => "deeplabv3plus_efficientnet-b0_64x64",
     unet_efficientnet_b5 => "unet_efficientnet-b5_64x64",
     fcn_resnet50 => "fcn_resnet50_64x64",
+    segformer_mit_b0 => "segformer_mit_b0_64x64",
+    segformer_resnet18 => "segformer_resnet18_64x64",
 }

@@ -4,6 +4,7 @@
 pub mod deeplab;
 pub mod fcn;
 pub mod fpn;
+pub mod segformer;
 pub mod unet;
 pub mod unetplusplus;
 
@@ -13,6 +14,7 @@ use burn::tensor::Tensor;
 pub use deeplab::{DeepLabV3Decoder, DeepLabV3PlusDecoder};
 pub use fcn::FcnHead;
 pub use fpn::FpnDecoder;
+pub use segformer::SegformerDecoder;
 pub use unet::UnetDecoder;
 pub use unetplusplus::UnetPlusPlusDecoder;
 
@@ -23,6 +25,7 @@ pub enum Decoder {
     Fpn(FpnDecoder),
     DeepLabV3(DeepLabV3Decoder),
     DeepLabV3Plus(DeepLabV3PlusDecoder),
+    Segformer(SegformerDecoder),
 }
 
 impl Decoder {
@@ -33,6 +36,7 @@ impl Decoder {
             Decoder::Fpn(decoder) => decoder.forward(features),
             Decoder::DeepLabV3(decoder) => decoder.forward(features),
             Decoder::DeepLabV3Plus(decoder) => decoder.forward(features),
+            Decoder::Segformer(decoder) => decoder.forward(features),
         }
     }
 }

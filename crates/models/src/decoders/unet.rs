@@ -55,7 +55,7 @@ impl UnetDecoder {
     }
 
     pub fn forward(&self, mut features: Vec<Tensor<4>>) -> Tensor<4> {
-        let sizes: Vec<[usize; 2]> = features.iter().rev().map(|f| spatial(f)).collect();
+        let sizes: Vec<[usize; 2]> = features.iter().rev().map(spatial).collect();
         let mut x = features.pop().expect("six encoder features");
         for (i, block) in self.blocks.iter().enumerate() {
             let skip = (features.len() > 1).then(|| features.pop().expect("a skip feature"));

@@ -2,6 +2,7 @@
 //! (the input itself, then strides 2, 4, 8, 16 and 32).
 
 pub mod efficientnet;
+pub mod mix_transformer;
 pub mod resnet;
 
 use burn::module::Module;
@@ -9,12 +10,14 @@ use burn::tensor::{Device, Tensor};
 
 use crate::registry::EncoderName;
 pub use efficientnet::EfficientNet;
+pub use mix_transformer::MixTransformer;
 pub use resnet::{ResNet, ResNetDilation};
 
 #[derive(Module, Debug)]
 pub enum Encoder {
     ResNet(ResNet),
     EfficientNet(EfficientNet),
+    MixTransformer(MixTransformer),
 }
 
 impl Encoder {
@@ -28,6 +31,9 @@ impl Encoder {
             EncoderName::EfficientNet(variant) => {
                 Encoder::EfficientNet(EfficientNet::new(variant, output_stride, device))
             }
+            EncoderName::MixTransformer(variant) => {
+                Encoder::MixTransformer(MixTransformer::new(variant, device))
+            }
         }
     }
 
@@ -36,6 +42,7 @@ impl Encoder {
         match self {
             Encoder::ResNet(encoder) => encoder.forward(x),
             Encoder::EfficientNet(encoder) => encoder.forward(x),
+            Encoder::MixTransformer(encoder) => encoder.forward(x),
         }
     }
 }
