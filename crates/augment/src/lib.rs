@@ -1,0 +1,21 @@
+//! Mask-aware augmentation for boneseg, without burn.
+//!
+//! Online: [`Pipeline`] applies albumentations-style transforms ([`pipeline::Transform`]) to a
+//! grey image and its 29 class masks, seeded and deterministic; geometric transforms
+//! ([`geometric`]) move image and masks together (bilinear / nearest, like OpenCV), intensity
+//! transforms ([`intensity`]) touch the image only. Masks travel packed, one bit per class in a
+//! `u32` per pixel ([`plane`]), so they are sampled once, never blurred, never `f32`.
+//!
+//! Offline: [`offline`] writes augmented copies of a dataset in the competition layout (flip,
+//! rotate or straighten, mosaic), transforming the label polygons themselves.
+
+pub mod border;
+pub mod geometric;
+pub mod intensity;
+pub mod limit;
+pub mod pipeline;
+pub mod plane;
+pub mod rng;
+
+pub use pipeline::{ConfigError, Pipeline, Step, Transform, sample_seed};
+pub use plane::{Plane, Sample};
