@@ -13,8 +13,10 @@ pub mod border;
 pub mod geometric;
 pub mod intensity;
 pub mod limit;
+pub mod offline;
 pub mod pipeline;
 pub mod plane;
+pub mod preview;
 pub mod rng;
 
 pub use pipeline::{ConfigError, Pipeline, Step, Transform, sample_seed};

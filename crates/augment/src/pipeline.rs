@@ -221,7 +221,7 @@ impl Pipeline {
     /// Parses the `[[augment]]` tables of a TOML text.
     pub fn parse(text: &str) -> Result<Pipeline, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { path: None, message };
-        let config: AugmentConfig = toml::from_str(text).map_err(|e| invalid(explain(&e)))?;
+        let config: AugmentConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         Pipeline::new(config.augment)
     }
 
@@ -265,39 +265,6 @@ pub fn sample_seed(run_seed: u64, epoch: u64, index: u64) -> u64 {
     rng.next_u64() ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
 
-/// A TOML/serde error, with the list of valid names when the name is unknown.
-fn explain(error: &toml::de::Error) -> String {
-    let message = error.to_string();
-    if message.contains("unknown variant") {
-        format!("{message}\nvalid transform names: {}", VALID_NAMES.join(", "))
-    } else {
-        message
-    }
-}
-
-/// Every name a step may have, for error messages.
-pub const VALID_NAMES: [&str; 19] = [
-    "horizontal_flip",
-    "vertical_flip",
-    "rotate",
-    "shift_scale_rotate",
-    "random_resized_crop",
-    "elastic_transform",
-    "grid_distortion",
-    "random_brightness_contrast",
-    "random_gamma",
-    "clahe",
-    "emboss",
-    "sharpen",
-    "gaussian_blur",
-    "median_blur",
-    "gauss_noise",
-    "multiplicative_noise",
-    "image_compression",
-    "invert_img",
-    "one_of",
-];
-
 fn check_steps(steps: &[Step], list: &str) -> Result<(), String> {
     for (i, step) in steps.iter().enumerate() {
         let at = format!("{list}[{i}] ({})", step.transform.name());
@@ -330,4 +297,125 @@ fn check_steps(steps: &[Step], list: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plane::Plane;
+
+    const EVERYTHING: &str = r#"
+        [[augment]]
+        name = "horizontal_flip"
+        [[augment]]
+        name = "ShiftScaleRotate"
+        p = 1
+        rotate_limit = 20
+        border_mode = "reflect101"
+        [[augment]]
+        name = "elastic_transform"
+        p = 1.0
+        alpha = 8
+        sigma = 3
+        [[augment]]
+        name = "grid_distortion"
+        [[augment]]
+        name = "random_resized_crop"
+        size = [40, 48]
+        p = 0.7
+        [[augment]]
+        name = "clahe"
+        clip_limit = 2.0
+        tile_grid_size = [4, 4]
+        [[augment]]
+        name = "one_of"
+        p = 0.9
+        [[augment.transforms]]
+        name = "emboss"
+        [[augment.transforms]]
+        name = "sharpen"
+        p = 2
+        [[augment.transforms]]
+        name = "gaussian_blur"
+        [[augment]]
+        name = "random_brightness_contrast"
+        [[augment]]
+        name = "gauss_noise"
+        std_range = [0.05, 0.1]
+    "#;
+
+    fn sample() -> Sample {
+        let image = Plane::from_fn(64, 50, |x, y| (x * 3 + y * 2) as u8);
+        let labels = Plane::from_fn(64, 50, |x, y| {
+            u32::from((10..30).contains(&x) && (5..40).contains(&y)) | u32::from(x > 20 && y > 20) << 28
+        });
+        Sample::new(image, labels)
+    }
+
+    #[test]
+    fn parses_albumentations_style_toml_with_nested_one_of() {
+        let pipeline = Pipeline::parse(EVERYTHING).unwrap();
+        assert_eq!(pipeline.steps.len(), 9);
+        assert_eq!(pipeline.steps[0].p, 0.5, "albumentations' default p");
+        assert_eq!(pipeline.steps[1].transform.name(), "shift_scale_rotate");
+        let Transform::OneOf(one_of) = &pipeline.steps[6].transform else { panic!("one_of expected") };
+        assert_eq!(one_of.transforms.len(), 3);
+        assert_eq!(one_of.transforms[1].p, 2.0);
+    }
+
+    #[test]
+    fn same_seed_same_result_and_masks_only_move() {
+        let pipeline = Pipeline::parse(EVERYTHING).unwrap();
+        let a = pipeline.apply(11, sample());
+        assert_eq!(a, pipeline.apply(11, sample()), "deterministic");
+        let different = (0..8).any(|seed| pipeline.apply(seed, sample()) != a);
+        assert!(different, "seeds matter");
+        for seed in 0..8 {
+            let out = pipeline.apply(seed, sample());
+            // Nearest sampling: every output word is a word of the input (or the empty border).
+            assert!(out.labels.data.iter().all(|&w| [0, 1, 1 << 28, 1 | 1 << 28].contains(&w)));
+        }
+    }
+
+    #[test]
+    fn the_training_entry_point_keeps_masks_and_image_together() {
+        let pipeline = Pipeline::parse("[[augment]]\nname = \"hflip\"\np = 1").unwrap();
+        let image = GrayImage::from_fn(8, 4, |x, _| image::Luma([x as u8]));
+        let mut masks = ClassMasks::new(4, 8);
+        masks.class_mut(3).set_span(1, 0, 1);
+        let (out, out_masks) = pipeline.augment(0, &image, &masks);
+        assert_eq!(out.get_pixel(0, 0)[0], 7);
+        assert!(out_masks.class(3).get(1, 7) && out_masks.class(3).get(1, 6));
+        assert_eq!(out_masks.class(3).count(), 2);
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_place_and_fix() {
+        let err = |text: &str| Pipeline::parse(text).unwrap_err().to_string();
+        let unknown = err("[[augment]]\nname = \"clahee\"");
+        assert!(
+            unknown.contains("unknown variant `clahee`, expected one of") && unknown.contains("`clahe`"),
+            "{unknown}"
+        );
+        let typo = err("[[augment]]\nname = \"clahe\"\nclip_limt = 2.0");
+        assert!(typo.contains("clip_limt"), "{typo}");
+        let p = err("[[augment]]\nname = \"clahe\"\np = 1.5");
+        assert!(p.contains("augment[0] (clahe): p = 1.5 must be between 0 and 1"), "{p}");
+        let empty = err("[[augment]]\nname = \"one_of\"\ntransforms = []");
+        assert!(empty.contains("augment[0] (one_of): `transforms` is empty"), "{empty}");
+        let tiles =
+            err("[[augment]]\nname = \"hflip\"\n[[augment]]\nname = \"clahe\"\ntile_grid_size = [0, 8]");
+        assert!(tiles.contains("augment[1] (clahe): tile_grid_size"), "{tiles}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aug.toml");
+        std::fs::write(&path, "[[augment]]\nname = \"nope\"").unwrap();
+        assert!(Pipeline::read(&path).unwrap_err().to_string().starts_with(&path.display().to_string()));
+    }
+
+    #[test]
+    fn sample_seeds_differ_per_epoch_and_index() {
+        assert_ne!(sample_seed(1, 0, 0), sample_seed(1, 0, 1));
+        assert_ne!(sample_seed(1, 0, 0), sample_seed(1, 1, 0));
+        assert_eq!(sample_seed(1, 2, 3), sample_seed(1, 2, 3));
+    }
 }

@@ -1,5 +1,7 @@
 //! One file per subcommand.
 
+mod augment;
+mod augment_dataset;
 mod data;
 mod demo;
 mod score;
@@ -30,6 +32,11 @@ pub enum Command {
     Data(data::Command),
     /// The whole pipeline on a fresh phantom: generate, split, submit, check, score, show.
     Demo(demo::Args),
+    /// Online augmentation tools.
+    #[command(subcommand)]
+    Augment(augment::Command),
+    /// Write a dataset with augmented copies (flip, rotate/straighten, mosaic) in the competition layout.
+    AugmentDataset(augment_dataset::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -41,6 +48,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Submission(command) => submission::run(command),
         Command::Data(command) => data::run(command),
         Command::Demo(args) => demo::run(args),
+        Command::Augment(command) => augment::run(command),
+        Command::AugmentDataset(args) => augment_dataset::run(args),
     }
 }
 
