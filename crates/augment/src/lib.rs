@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod plane;
 pub mod preview;
 pub mod rng;
+pub mod round;
 
 pub use pipeline::{ConfigError, Pipeline, Step, Transform, sample_seed};
 pub use plane::{Plane, Sample};

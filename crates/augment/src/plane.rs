@@ -98,26 +98,24 @@ pub fn pack(masks: &ClassMasks) -> Plane<u32> {
     plane
 }
 
-/// The class masks of a packed plane.
+/// The class masks of a packed plane, in one pass: a run of a class starts or ends only where
+/// the packed word changes, so only those pixels do any work.
 pub fn unpack(labels: &Plane<u32>) -> ClassMasks {
     let mut masks = ClassMasks::new(labels.height, labels.width);
-    for class in 0..NUM_CLASSES {
-        let bit = 1u32 << class;
-        let mask = masks.class_mut(class);
-        let mut run_start = None;
-        for (i, &word) in labels.data.iter().enumerate() {
-            match (word & bit != 0, run_start) {
-                (true, None) => run_start = Some(i),
-                (false, Some(start)) => {
-                    mask.set_range(start, i);
-                    run_start = None;
-                }
-                _ => {}
+    let mut starts = [0usize; NUM_CLASSES];
+    let mut previous = 0u32;
+    for (i, &word) in labels.data.iter().chain(std::iter::once(&0)).enumerate() {
+        let mut changed = (word ^ previous) & ((1 << NUM_CLASSES) - 1);
+        while changed != 0 {
+            let class = changed.trailing_zeros() as usize;
+            changed &= changed - 1;
+            if word >> class & 1 == 1 {
+                starts[class] = i;
+            } else {
+                masks.class_mut(class).set_range(starts[class], i);
             }
         }
-        if let Some(start) = run_start {
-            mask.set_range(start, labels.data.len());
-        }
+        previous = word;
     }
     masks
 }

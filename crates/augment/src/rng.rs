@@ -57,13 +57,19 @@ impl Rng {
         p >= 1.0 || self.unit() < p
     }
 
-    /// Two independent standard normal values (Box-Muller).
+    /// Two independent standard normal values (Marsaglia's polar method: no trigonometry,
+    /// which dominated the elastic transform's time with Box-Muller).
     pub fn normal_pair(&mut self) -> (f32, f32) {
-        let u1 = 1.0 - self.unit();
-        let u2 = self.unit();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-        ((r * c) as f32, (r * s) as f32)
+        loop {
+            let bits = self.next_u64();
+            let to_unit = |b: u64| (b as u32 >> 8) as f32 * (2.0 / (1u32 << 24) as f32) - 1.0;
+            let (u, v) = (to_unit(bits), to_unit(bits >> 32));
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let factor = (-2.0 * s.ln() / s).sqrt();
+                return (u * factor, v * factor);
+            }
+        }
     }
 
     /// `n` standard normal values.

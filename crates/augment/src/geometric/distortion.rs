@@ -33,8 +33,8 @@ pub fn remap(sample: &Sample, map: &RemapMap, border: &Border) -> Sample {
 
 /// The map `(x + dx, y + dy)` of displacement fields.
 pub fn displacement_map(width: usize, dx: &[f32], dy: &[f32]) -> RemapMap {
-    let map_x = dx.iter().enumerate().map(|(i, d)| (i % width) as f32 + d).collect();
-    let map_y = dy.iter().enumerate().map(|(i, d)| (i / width) as f32 + d).collect();
+    let map_x = dx.chunks(width).flat_map(|row| row.iter().enumerate().map(|(x, d)| x as f32 + d)).collect();
+    let map_y = dy.chunks(width).enumerate().flat_map(|(y, row)| row.iter().map(move |d| y as f32 + d)).collect();
     RemapMap { width, map_x, map_y }
 }
 
@@ -54,33 +54,48 @@ fn box_radii(sigma: f64) -> [usize; 3] {
     std::array::from_fn(|i| (if (i as i64) < m { lower } else { upper } as usize - 1) / 2)
 }
 
-/// One running-mean pass along rows (`stride` 1) or columns (`stride` width), replicated edge.
-fn box_pass(data: &mut [f32], len: usize, lines: usize, stride: usize, step: usize, radius: usize) {
-    if radius == 0 {
-        return;
-    }
-    let mut line = vec![0f32; len];
+/// Running mean of `radius` along each row, replicated edge.
+fn box_rows(data: &mut [f32], width: usize, radius: usize) {
     let norm = 1.0 / (2 * radius + 1) as f32;
-    for l in 0..lines {
-        let base = l * step;
-        for (i, v) in line.iter_mut().enumerate() {
-            *v = data[base + i * stride];
+    let mut padded = vec![0f32; width + 2 * radius + 1];
+    for row in data.chunks_mut(width) {
+        padded[..radius].fill(row[0]);
+        padded[radius..radius + width].copy_from_slice(row);
+        padded[radius + width..].fill(row[width - 1]);
+        let mut sum: f32 = padded[..2 * radius + 1].iter().sum();
+        for (x, out) in row.iter_mut().enumerate() {
+            *out = sum * norm;
+            sum += padded[x + 2 * radius + 1] - padded[x];
         }
-        let at = |i: isize| line[i.clamp(0, len as isize - 1) as usize];
-        let r = radius as isize;
-        let mut sum: f32 = (-r..=r).map(at).sum();
-        for i in 0..len {
-            data[base + i * stride] = sum * norm;
-            sum += at(i as isize + r + 1) - at(i as isize - r);
-        }
+    }
+}
+
+/// Running mean of `radius` along each column, replicated edge: whole rows at a time, so the
+/// memory is read in order.
+fn box_columns(data: &mut [f32], width: usize, height: usize, radius: usize) {
+    let norm = 1.0 / (2 * radius + 1) as f32;
+    let source = data.to_vec();
+    let row = |y: isize| {
+        let y = y.clamp(0, height as isize - 1) as usize;
+        &source[y * width..(y + 1) * width]
+    };
+    let r = radius as isize;
+    let mut sum = vec![0f32; width];
+    for dy in -r..=r {
+        sum.iter_mut().zip(row(dy)).for_each(|(s, v)| *s += v);
+    }
+    for (y, out) in data.chunks_mut(width).enumerate() {
+        out.iter_mut().zip(&sum).for_each(|(o, s)| *o = s * norm);
+        let (add, remove) = (row(y as isize + r + 1), row(y as isize - r));
+        sum.iter_mut().zip(add.iter().zip(remove)).for_each(|(s, (a, b))| *s += a - b);
     }
 }
 
 /// A Gaussian-like blur of a field with a replicated border: three box passes per axis.
 pub fn smooth(field: &mut [f32], width: usize, height: usize, sigma: f64) {
-    for radius in box_radii(sigma) {
-        box_pass(field, width, height, 1, width, radius);
-        box_pass(field, height, width, width, 1, radius);
+    for radius in box_radii(sigma).into_iter().filter(|&r| r > 0) {
+        box_rows(field, width, radius);
+        box_columns(field, width, height, radius);
     }
 }
 

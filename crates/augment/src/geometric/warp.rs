@@ -8,6 +8,7 @@
 //! differs from this by a grey level on some pixels.
 
 use crate::border::BorderMode;
+use crate::round::{floor, rint};
 use crate::plane::{Plane, Sample};
 
 /// How the outside of the source is read, and what the constant border holds.
@@ -35,10 +36,14 @@ fn fetch<T: Copy>(src: &Plane<T>, x: isize, y: isize, mode: BorderMode, fill: T)
     }
 }
 
+/// Coordinates this far outside only ever read the border; clamping keeps the casts exact.
+const FAR: f32 = 1.0e6;
+
 /// Bilinear sample at a source coordinate.
-#[inline]
+#[inline(always)]
 pub fn bilinear(src: &Plane<u8>, sx: f32, sy: f32, border: &Border) -> u8 {
-    let (fx, fy) = (sx.floor(), sy.floor());
+    let (sx, sy) = (sx.clamp(-FAR, FAR), sy.clamp(-FAR, FAR));
+    let (fx, fy) = (floor(sx), floor(sy));
     let (a, b) = (sx - fx, sy - fy);
     let (ix, iy) = (fx as isize, fy as isize);
     let (w, h) = (src.width as isize, src.height as isize);
@@ -55,11 +60,11 @@ pub fn bilinear(src: &Plane<u8>, sx: f32, sy: f32, border: &Border) -> u8 {
     let [v00, v01, v10, v11] = [v00, v01, v10, v11].map(f32::from);
     let top = v00 + a * (v01 - v00);
     let bottom = v10 + a * (v11 - v10);
-    (top + b * (bottom - top)).round_ties_even().clamp(0.0, 255.0) as u8
+    rint(top + b * (bottom - top)).clamp(0.0, 255.0) as u8
 }
 
 /// Nearest sample of the labels.
-#[inline]
+#[inline(always)]
 pub fn nearest(src: &Plane<u32>, sx: f32, sy: f32, border: &Border) -> u32 {
     let (x, y) = (sx.round_ties_even(), sy.round_ties_even());
     // Far-away coordinates (and NaN) read the border; the clamp keeps the cast defined.

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::border::BorderMode;
 use crate::limit::Limit;
 use crate::plane::Plane;
+use crate::round::rint;
 use crate::rng::Rng;
 
 const HIST: usize = 256;
@@ -87,7 +88,7 @@ pub fn clahe(src: &Plane<u8>, clip_limit: f64, tiles: (usize, usize)) -> Plane<u
 
 /// OpenCV's `saturate_cast<uchar>(float)`: round half to even, clamp.
 fn saturate(v: f32) -> u8 {
-    v.round_ties_even().clamp(0.0, 255.0) as u8
+    rint(v).clamp(0.0, 255.0) as u8
 }
 
 /// Cuts every bin at `clip` and spreads the excess: evenly, then the residual one count per

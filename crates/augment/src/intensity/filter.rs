@@ -9,11 +9,12 @@ use serde::Deserialize;
 use crate::border::BorderMode;
 use crate::limit::Limit;
 use crate::plane::Plane;
+use crate::round::rint;
 use crate::rng::Rng;
 
 #[inline]
 fn to_u8(v: f32) -> u8 {
-    v.round_ties_even().clamp(0.0, 255.0) as u8
+    rint(v).clamp(0.0, 255.0) as u8
 }
 
 /// Columns of a row with `radius` reflected pixels on each side.
