@@ -34,7 +34,8 @@ pub fn remap(sample: &Sample, map: &RemapMap, border: &Border) -> Sample {
 /// The map `(x + dx, y + dy)` of displacement fields.
 pub fn displacement_map(width: usize, dx: &[f32], dy: &[f32]) -> RemapMap {
     let map_x = dx.chunks(width).flat_map(|row| row.iter().enumerate().map(|(x, d)| x as f32 + d)).collect();
-    let map_y = dy.chunks(width).enumerate().flat_map(|(y, row)| row.iter().map(move |d| y as f32 + d)).collect();
+    let map_y =
+        dy.chunks(width).enumerate().flat_map(|(y, row)| row.iter().map(move |d| y as f32 + d)).collect();
     RemapMap { width, map_x, map_y }
 }
 
@@ -265,6 +266,28 @@ mod tests {
         let var: f32 = field.iter().enumerate().map(|(i, v)| v * ((i % w) as f32 - 20.0).powi(2)).sum();
         // Integer box widths can only approach sigma² = 9: three boxes give 8 here.
         assert!((var - 9.0).abs() < 1.5, "variance about sigma²: {var}");
+    }
+
+    #[test]
+    fn elastic_fields_are_smooth_and_scaled_by_alpha() {
+        let elastic = ElasticTransform {
+            alpha: 40.0,
+            sigma: 4.0,
+            same_dxdy: false,
+            border_mode: BorderMode::Constant,
+            fill: 0,
+            fill_mask: 0,
+        };
+        let (w, h) = (96, 80);
+        let (dx, dy) = elastic.fields(&mut Rng::new(9), w, h);
+        assert!(dx.iter().chain(&dy).all(|v| v.abs() <= 40.0), "normalised noise times alpha");
+        assert_ne!(dx, dy);
+        let mean_sq = |f: &[f32]| f.iter().map(|v| v * v).sum::<f32>() / f.len() as f32;
+        let steps: Vec<f32> = (0..w * h).filter(|i| i % w + 1 < w).map(|i| dx[i + 1] - dx[i]).collect();
+        assert!(mean_sq(&steps) < 0.1 * mean_sq(&dx), "neighbours move together");
+        let twice = ElasticTransform { alpha: 80.0, ..elastic };
+        let (dx2, _) = twice.fields(&mut Rng::new(9), w, h);
+        assert!(dx.iter().zip(&dx2).all(|(a, b)| (2.0 * a - b).abs() < 1e-3));
     }
 
     #[test]

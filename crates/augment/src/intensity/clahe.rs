@@ -10,8 +10,8 @@ use serde::Deserialize;
 use crate::border::BorderMode;
 use crate::limit::Limit;
 use crate::plane::Plane;
-use crate::round::rint;
 use crate::rng::Rng;
+use crate::round::rint;
 
 const HIST: usize = 256;
 

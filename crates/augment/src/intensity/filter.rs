@@ -9,8 +9,8 @@ use serde::Deserialize;
 use crate::border::BorderMode;
 use crate::limit::Limit;
 use crate::plane::Plane;
-use crate::round::rint;
 use crate::rng::Rng;
+use crate::round::rint;
 
 #[inline]
 fn to_u8(v: f32) -> u8 {
