@@ -278,3 +278,20 @@ fn write_provenance(out: &Path, rows: &[Provenance]) -> Result<(), OfflineError>
         writer.into_inner().map_err(|e| OfflineError::Io { path: path.clone(), source: e.into_error() })?;
     write_atomic(&path, &bytes).map_err(io(&path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_and_rotations_parse_with_helpful_errors() {
+        assert_eq!("mosaic".parse::<Op>(), Ok(Op::Mosaic));
+        assert!("shear".parse::<Op>().unwrap_err().contains("the operations are flip, rotate, mosaic"));
+        assert_eq!("-12.5".parse::<Rotation>(), Ok(Rotation::Angle(-12.5)));
+        assert!(matches!("straighten".parse::<Rotation>(), Ok(Rotation::Straighten { .. })));
+        assert!(
+            "left".parse::<Rotation>().unwrap_err().contains("neither an angle in degrees nor `straighten`")
+        );
+        assert_eq!((angle_name(15.0), angle_name(-7.5)), ("15".to_string(), "m7.5".to_string()));
+    }
+}
