@@ -8,6 +8,26 @@
 //!
 //! Offline: [`offline`] writes augmented copies of a dataset in the competition layout (flip,
 //! rotate or straighten, mosaic), transforming the label polygons themselves.
+//!
+//! What a training loop calls, once per sample and epoch:
+//!
+//! ```
+//! use boneseg_augment::{Pipeline, sample_seed};
+//! use boneseg_contract::ClassMasks;
+//!
+//! let pipeline = Pipeline::parse(r#"
+//!     [[augment]]
+//!     name = "horizontal_flip"
+//!     [[augment]]
+//!     name = "clahe"
+//!     p = 0.5
+//!     clip_limit = 2.0
+//! "#).unwrap();
+//! let image = image::GrayImage::new(64, 48);
+//! let masks = ClassMasks::new(48, 64);
+//! let (image, masks) = pipeline.augment(sample_seed(42, 0, 7), &image, &masks);
+//! assert_eq!((image.width(), masks.height()), (64, 48));
+//! ```
 
 pub mod border;
 pub mod geometric;
