@@ -1,5 +1,7 @@
 //! One file per subcommand.
 
+mod augment;
+mod augment_dataset;
 mod bench;
 mod data;
 mod demo;
@@ -42,6 +44,11 @@ pub enum Command {
     /// Bring pretrained weights from PyTorch.
     #[command(subcommand)]
     Weights(weights::Command),
+    /// Online augmentation tools.
+    #[command(subcommand)]
+    Augment(augment::Command),
+    /// Write a dataset with augmented copies (flip, rotate/straighten, mosaic) in the competition layout.
+    AugmentDataset(augment_dataset::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -56,6 +63,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Model(command) => model::run(command),
         Command::Weights(command) => weights::run(command),
         Command::Bench(command) => bench::run(command),
+        Command::Augment(command) => augment::run(command),
+        Command::AugmentDataset(args) => augment_dataset::run(args),
     }
 }
 

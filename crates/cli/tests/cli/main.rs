@@ -1,6 +1,7 @@
 //! The `boneseg` binary, driven as a user would. One test binary, modules by theme, over one
 //! small phantom corpus generated once per run.
 
+mod augment;
 mod catalogue;
 mod model;
 mod pipeline;
