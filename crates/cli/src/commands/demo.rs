@@ -1,6 +1,7 @@
 //! `boneseg demo`: the main job on the built-in defaults, end to end on a fresh phantom —
 //! generate a dataset, split it, write a submission from the test labels, check and score it,
-//! and draw a few overlays. Later stages (train, infer) join as they land.
+//! draw a few overlays, then train a small model briefly, predict the test images, and check
+//! and score that submission.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 use boneseg_contract::FillRule;
 use boneseg_data::Dataset;
 
-use super::{FillArgs, score, show, split, submission, synth};
+use super::{FillArgs, predict, score, show, split, submission, synth, train};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,7 +21,13 @@ pub struct Args {
     /// How many overlays to draw.
     #[arg(long, default_value_t = 3)]
     pub overlays: usize,
+    /// Training time budget in minutes (configs/quick-cpu.toml on the phantom); 0 skips training.
+    #[arg(long, default_value_t = 6.0)]
+    pub train_minutes: f64,
 }
+
+/// The quick CPU config, built into the binary so the demo runs from anywhere.
+const QUICK_CPU: &str = include_str!("../../../../configs/quick-cpu.toml");
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.out.join("data");
@@ -93,6 +100,60 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             fill_rule,
         })?;
     }
+    if args.train_minutes > 0.0 {
+        train_and_predict(&args, &data)?;
+    }
     println!("\ndone: everything is under {}", args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Steps 7-9: a short training run, its submission for the test images, checked and scored.
+fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> {
+    let step = |title: &str| println!("\n== {title}");
+    step("7. train a small model on the phantom (boneseg train --config configs/quick-cpu.toml)");
+    let config_path = args.out.join("quick-cpu.toml");
+    std::fs::write(&config_path, QUICK_CPU)?;
+    let run_dir = args.out.join("run");
+    if run_dir.exists() {
+        std::fs::remove_dir_all(&run_dir)?;
+    }
+    train::run(train::Args {
+        config: Some(config_path),
+        overrides: vec![
+            format!("data.root={}", data.display()),
+            format!("train.max_minutes={}", args.train_minutes),
+            format!("data.folds={}", args.phantom.people.clamp(2, 5)),
+        ],
+        out: Some(run_dir.clone()),
+        resume: None,
+    })?;
+
+    step("8. predict the test images (boneseg predict)");
+    let predicted = args.out.join("predicted.csv");
+    predict::run(predict::Args {
+        run: run_dir,
+        images: Dataset::test_images(data),
+        out: predicted.clone(),
+        checkpoint: "last".to_string(),
+        threshold: None,
+        device: None,
+    })?;
+
+    step("9. check and score the model's submission (boneseg submission check, boneseg score)");
+    let checked = submission::run(submission::Command::Check(submission::CheckArgs {
+        file: predicted.clone(),
+        images: Dataset::test_images(data),
+    }))?;
+    anyhow::ensure!(checked == ExitCode::SUCCESS, "the trained model's submission failed its check");
+    score::run(score::Args {
+        pred: predicted.clone(),
+        labels: data.join("test_labels"),
+        images: Dataset::test_images(data),
+        subset: None,
+        per_image: None,
+        skip_bad: false,
+        fill_rule: FillArgs { fill_rule: Default::default() },
+    })?;
+    println!("the model's submission: {}", predicted.display());
+    Ok(())
 }

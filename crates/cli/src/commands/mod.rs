@@ -6,11 +6,13 @@ mod bench;
 mod data;
 mod demo;
 mod model;
+mod predict;
 mod score;
 mod show;
 mod split;
 mod submission;
 mod synth;
+mod train;
 mod weights;
 
 use std::process::ExitCode;
@@ -41,6 +43,10 @@ pub enum Command {
     /// Measure speed and memory (compare with the PyTorch peers under tools/).
     #[command(subcommand)]
     Bench(bench::Command),
+    /// Train a model from a TOML config, or resume a run.
+    Train(train::Args),
+    /// A trained run's submission for a folder of images.
+    Predict(predict::Args),
     /// Bring pretrained weights from PyTorch.
     #[command(subcommand)]
     Weights(weights::Command),
@@ -63,6 +69,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Model(command) => model::run(command),
         Command::Weights(command) => weights::run(command),
         Command::Bench(command) => bench::run(command),
+        Command::Train(args) => train::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Augment(command) => augment::run(command),
         Command::AugmentDataset(args) => augment_dataset::run(args),
     }

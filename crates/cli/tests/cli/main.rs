@@ -6,3 +6,4 @@ mod catalogue;
 mod model;
 mod pipeline;
 mod support;
+mod train;

@@ -1,0 +1,142 @@
+//! `boneseg train` and `boneseg predict`: runs, their records, resuming after kill -9.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use boneseg_models::burn::store::{BurnpackStore, ModuleStore};
+
+use crate::support::{boneseg, corpus, s};
+
+/// A run small enough for a test: U-Net/ResNet-18 at 64x64 on the 3-person corpus (4 training
+/// images in fold 0 of 3), batch 2, a checkpoint after every step.
+fn write_config(dir: &Path, epochs: usize) -> PathBuf {
+    let config = dir.join("tiny.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"loss = [{{ kind = "bce", weight = 0.5 }}, {{ kind = "dice", weight = 0.5 }}]
+
+[model]
+arch = "unet"
+encoder = "resnet18"
+
+[data]
+root = "{}"
+size = 64
+folds = 3
+
+[train]
+epochs = {epochs}
+batch_size = 2
+seed = 5
+checkpoint_every = 1
+log_every = 1
+
+[optim]
+kind = "adamw"
+lr = 1e-3
+
+[schedule]
+kind = "warmup_cosine"
+warmup_steps = 2
+"#,
+            s(corpus())
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// The last checkpoint's parameters, by name, as raw bytes (files also hold random parameter ids).
+fn weights(run: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut store = BurnpackStore::from_file(run.join("checkpoints/last/model.bpk"));
+    let tensors = store.get_all_tensors().unwrap();
+    tensors.iter().map(|(name, tensor)| (name.clone(), tensor.to_bytes().unwrap().to_vec())).collect()
+}
+
+fn step_of(run: &Path) -> Option<u64> {
+    let state = std::fs::read_to_string(run.join("checkpoints/last/state.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&state).ok()?;
+    value["position"]["step"].as_u64()
+}
+
+#[test]
+fn a_run_records_everything_and_predicts_a_valid_submission() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 1);
+    let run = dir.path().join("run");
+    boneseg(&["train", "--config", s(&config), "--set", "optim.lr=2e-3", "--out", s(&run)])
+        .expect(0)
+        .says(&["finished after", "best validation mean dice"]);
+    for file in ["config.toml", "run.json", "steps.csv", "epochs.csv", "validation/epoch001.csv"] {
+        assert!(run.join(file).is_file(), "{file} is missing");
+    }
+    let resolved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(resolved.contains("lr = 0.002"), "the override is part of the resolved config:\n{resolved}");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(info["seed"], 5);
+    assert!(
+        run.join("checkpoints/best/model.bpk").is_file() && run.join("checkpoints/last/optim.bpk").is_file()
+    );
+
+    let out = dir.path().join("predicted.csv");
+    let test_images = corpus().join("test/DCM");
+    boneseg(&["predict", "--run", s(&run), "--images", s(&test_images), "--out", s(&out)]).expect(0);
+    boneseg(&["submission", "check", s(&out), "--images", s(&test_images)]).expect(0);
+
+    boneseg(&["train", "--config", s(&config), "--out", s(&run)])
+        .expect(2)
+        .says(&["already holds a run", "--resume"]);
+    boneseg(&[
+        "train",
+        "--config",
+        s(&config),
+        "--set",
+        "optim.kind=adamq",
+        "--out",
+        s(&dir.path().join("r2")),
+    ])
+    .expect(2)
+    .says(&["adamq"]);
+}
+
+/// A run killed with SIGKILL and resumed ends with the same weights, bit for bit, as one that
+/// was never interrupted.
+#[test]
+fn resume_after_kill_9_matches_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 2);
+    let straight = dir.path().join("straight");
+    boneseg(&["train", "--config", s(&config), "--out", s(&straight)]).expect(0);
+
+    let killed = dir.path().join("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_boneseg"))
+        .args(["train", "--config", s(&config), "--out", s(&killed)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while step_of(&killed).unwrap_or(0) < 3 {
+        assert!(started.elapsed() < Duration::from_secs(300), "the run never reached step 3");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    boneseg(&["train", "--resume", s(&killed)]).expect(0).says(&["resuming at"]);
+
+    let (a, b) = (weights(&straight), weights(&killed));
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{name}: the resumed run's weights differ from the uninterrupted run's");
+    }
+    // The logged losses and learning rates too (throughput columns are timings).
+    let losses = |run: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(run.join("steps.csv")).unwrap();
+        text.lines().map(|line| line.split(',').take(4).collect::<Vec<_>>().join(",")).collect()
+    };
+    assert_eq!(losses(&straight), losses(&killed));
+}

@@ -1,0 +1,253 @@
+//! One TOML file describes an experiment; `--set key=value` overrides any of it.
+//!
+//! The file is read as a TOML tree, overrides are written into the tree by dotted path
+//! (`--set optim.lr=3e-4`, `--set data.size=1024`), and only then is it checked against
+//! [`TrainConfig`], so an override is held to the same rules as the file and a run's
+//! resolved config can be written back out as the single source of truth.
+
+use std::path::{Path, PathBuf};
+
+use boneseg_contract::FillRule;
+use serde::{Deserialize, Serialize};
+
+use crate::loss::LossTerm;
+use crate::optim::OptimConfig;
+use crate::schedule::ScheduleConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("--set {assignment}: {message}")]
+    Override { assignment: String, message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// unet, unetplusplus, fpn, deeplabv3, deeplabv3plus, segformer or fcn.
+    pub arch: String,
+    pub encoder: String,
+    #[serde(default = "default_classes")]
+    pub classes: usize,
+    /// Pretrained weights to start from: an encoder from `boneseg weights import` (.bpk) or a
+    /// PyTorch checkpoint of the whole model (.pth/.safetensors, SMP keys).
+    #[serde(default)]
+    pub weights: Option<PathBuf>,
+}
+
+fn default_classes() -> usize {
+    boneseg_contract::NUM_CLASSES
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Dataset root in the competition layout.
+    pub root: PathBuf,
+    /// Training input size (square): 512, 1024, ...
+    pub size: usize,
+    /// The validation fold, 0-based.
+    #[serde(default)]
+    pub fold: usize,
+    #[serde(default = "default_folds")]
+    pub folds: usize,
+    /// Fold files written by `boneseg split` (else folds are made here, grouped by person).
+    #[serde(default)]
+    pub split_dir: Option<PathBuf>,
+    /// Images (names or relative paths) or people (`ID058`) left out of training; validation
+    /// keeps them, so runs with and without exclusions are scored on the same images.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Where decoded, resized images and masks are kept between runs (default: in memory).
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    #[serde(default = "default_prefetch")]
+    pub prefetch: usize,
+    #[serde(default = "default_fill_rule")]
+    pub fill_rule: String,
+}
+
+fn default_folds() -> usize {
+    5
+}
+fn default_workers() -> usize {
+    2
+}
+fn default_prefetch() -> usize {
+    4
+}
+fn default_fill_rule() -> String {
+    "opencv-4.11".to_string()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    pub epochs: usize,
+    pub batch_size: usize,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// cpu, vulkan, wgpu or cuda.
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Validate every this many epochs (and after the last).
+    #[serde(default = "one")]
+    pub val_every: usize,
+    /// Write the `last` checkpoint every this many steps as well as at each epoch's end.
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
+    /// Stop when validation has not improved for this many validations.
+    #[serde(default)]
+    pub early_stopping: Option<usize>,
+    /// Stop (after a checkpoint) once the run has trained this long.
+    #[serde(default)]
+    pub max_minutes: Option<f64>,
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    /// Print and log the step metrics every this many steps.
+    #[serde(default = "default_log_every")]
+    pub log_every: usize,
+    /// Mixed precision on GPU backends (bf16/f16); refused on the CPU, which has none.
+    #[serde(default)]
+    pub precision: Option<String>,
+}
+
+fn default_seed() -> u64 {
+    21
+}
+fn default_device() -> String {
+    "cpu".to_string()
+}
+fn one() -> usize {
+    1
+}
+fn default_threshold() -> f64 {
+    0.5
+}
+fn default_log_every() -> usize {
+    10
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    pub data: DataConfig,
+    pub train: TrainSection,
+    pub loss: Vec<LossTerm>,
+    pub optim: OptimConfig,
+    #[serde(default)]
+    pub schedule: Option<ScheduleConfig>,
+    /// Online augmentation, as boneseg-augment reads it (`[[augment]] name = ... p = ...`);
+    /// without it, training images are flipped horizontally with p = 0.5.
+    #[serde(default)]
+    pub augment: Option<toml::Value>,
+}
+
+impl TrainConfig {
+    /// The file at `path` with the overrides applied, in order.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let mut tree: toml::Table = toml::from_str(&text)
+            .map_err(|e| ConfigError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
+        for assignment in overrides {
+            apply_override(&mut tree, assignment)?;
+        }
+        let config: TrainConfig = toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| {
+            ConfigError::Invalid { path: path.display().to_string(), message: e.to_string() }
+        })?;
+        config
+            .check()
+            .map_err(|message| ConfigError::Invalid { path: path.display().to_string(), message })?;
+        Ok(config)
+    }
+
+    /// The config as TOML, as a run directory records it.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a loaded config serialises")
+    }
+
+    pub fn fill_rule(&self) -> FillRule {
+        self.data.fill_rule.parse().expect("checked when loaded")
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let train = &self.train;
+        if [train.batch_size, train.epochs, train.val_every, train.log_every].contains(&0)
+            || train.checkpoint_every == Some(0)
+        {
+            return Err(
+                "train.batch_size, epochs, val_every, log_every and checkpoint_every must be at least 1"
+                    .into(),
+            );
+        }
+        if self.data.size < 32 {
+            return Err(format!("data.size {} is below the models' minimum of 32", self.data.size));
+        }
+        if self.data.fold >= self.data.folds {
+            return Err(format!(
+                "data.fold {} does not exist among {} folds (0-based)",
+                self.data.fold, self.data.folds
+            ));
+        }
+        if self.loss.is_empty() {
+            return Err("loss needs at least one term, e.g. loss = [{ kind = \"bce\", weight = 1.0 }]".into());
+        }
+        self.data.fill_rule.parse::<FillRule>().map_err(|e| format!("data.fill_rule: {e}"))?;
+        if !(0.0..1.0).contains(&self.train.threshold) || self.train.threshold == 0.0 {
+            return Err(format!("train.threshold {} must lie in (0, 1)", self.train.threshold));
+        }
+        Ok(())
+    }
+}
+
+/// Writes `value` at the dotted `key` of the tree; the value is read as TOML (`3e-4`, `true`,
+/// `[1, 2]`, `"text"`) and, failing that, taken as a string (`--set data.root=/data/x`).
+fn apply_override(tree: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
+    let error = |message: &str| ConfigError::Override {
+        assignment: assignment.to_string(),
+        message: message.to_string(),
+    };
+    let (key, raw) =
+        assignment.split_once('=').ok_or_else(|| error("expected key=value, e.g. optim.lr=3e-4"))?;
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let mut segments: Vec<&str> = key.trim().split('.').collect();
+    let last = segments.pop().filter(|s| !s.is_empty()).ok_or_else(|| error("empty key"))?;
+    let mut table = tree;
+    for segment in segments {
+        table = table
+            .entry(segment)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| error(&format!("`{segment}` is not a table")))?;
+    }
+    table.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_reach_nested_keys_and_keep_types() {
+        let mut tree: toml::Table = toml::from_str("[optim]\nlr = 0.1\n[data]\nsize = 512").unwrap();
+        apply_override(&mut tree, "optim.lr=3e-4").unwrap();
+        apply_override(&mut tree, "data.root=/data/x").unwrap();
+        apply_override(&mut tree, "train.epochs=3").unwrap();
+        assert_eq!(tree["optim"]["lr"].as_float(), Some(3e-4));
+        assert_eq!(tree["data"]["root"].as_str(), Some("/data/x"));
+        assert_eq!(tree["train"]["epochs"].as_integer(), Some(3));
+        let error = apply_override(&mut tree, "optim.lr.x=1").unwrap_err().to_string();
+        assert!(error.contains("`lr` is not a table"), "{error}");
+    }
+}

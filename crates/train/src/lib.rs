@@ -1,0 +1,15 @@
+//! The training engine behind `boneseg train` and `boneseg predict`.
+//!
+//! Losses, optimisers and schedules are PyTorch's (and SMP's) semantics written for burn;
+//! data comes decoded and resized once into a cache; validation scores exactly as the
+//! leaderboard does; a run directory holds everything needed to resume or reproduce it.
+
+pub mod config;
+pub mod data;
+pub mod loss;
+pub mod optim;
+pub mod predict;
+pub mod run;
+pub mod schedule;
+pub mod trainer;
+pub mod validate;

@@ -1,0 +1,343 @@
+//! The training loop: epochs of cached, prefetched batches through forward, loss, backward
+//! and optimiser step; validation as the leaderboard scores; checkpoints a killed run
+//! resumes from bit for bit.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use boneseg_models::burn::module::Module;
+use boneseg_models::burn::optim::GradientsParams;
+use boneseg_models::burn::tensor::Device;
+use boneseg_models::device::Backend;
+use boneseg_models::weights::{load_file, save_burnpack};
+use boneseg_models::{ModelSpec, SegmentationModel};
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::data::{DataSplit, Loader, batch_count};
+use crate::loss::Loss;
+use crate::optim::Optim;
+use crate::run::{RunDir, RunInfo, recover_checkpoint, swap_checkpoint};
+use crate::schedule::Schedule;
+use crate::validate::{ValidateOptions, validate};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Setup(String),
+    #[error(
+        "the loss became {value} at step {step} (epoch {epoch}); the last good checkpoint is kept in {checkpoint}. \
+         Try a lower learning rate (optim.lr), gradient clipping (optim.clip_grad_norm = 1.0), or check the data."
+    )]
+    NonFinite { value: f64, step: usize, epoch: usize, checkpoint: PathBuf },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Where a run stands: enough, with the model, optimiser and schedule, to go on exactly.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Position {
+    /// The epoch being trained (0-based) and the next batch within it.
+    pub epoch: usize,
+    pub batch: usize,
+    /// Optimiser steps taken.
+    pub step: usize,
+    pub best_dice: Option<f64>,
+    pub best_epoch: Option<usize>,
+    /// Validations since the best one (early stopping).
+    pub since_best: usize,
+}
+
+/// Why training ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Finished,
+    EarlyStopping,
+    TimeLimit,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub run: PathBuf,
+    pub stop: Stop,
+    pub position: Position,
+}
+
+/// What the trainer tells its caller while it runs (the CLI draws progress bars).
+pub trait Report {
+    fn step(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64, lr: f64, images_per_s: f64);
+    fn message(&mut self, text: &str);
+}
+
+/// A new run in `run_root` from `config`.
+pub fn train(config: TrainConfig, run_root: &Path, report: &mut dyn Report) -> Result<Outcome, TrainError> {
+    let info = RunInfo::new(config.train.seed, &config.train.device);
+    let run = RunDir::create(run_root, &config.to_toml(), &info)?;
+    Session::new(config, run, None, report)?.run(report)
+}
+
+/// Continues the run in `run_root` from its last checkpoint.
+pub fn resume(run_root: &Path, report: &mut dyn Report) -> Result<Outcome, TrainError> {
+    let run = RunDir::open(run_root)?;
+    let config = TrainConfig::load(&run.config_path(), &[]).map_err(|e| TrainError::Setup(e.to_string()))?;
+    let checkpoint = recover_checkpoint(&run.checkpoint("last"))?.ok_or_else(|| {
+        TrainError::Setup(format!("{} has no checkpoint to resume from yet", run_root.display()))
+    })?;
+    Session::new(config, run, Some(checkpoint), report)?.run(report)
+}
+
+struct Session {
+    config: TrainConfig,
+    run: RunDir,
+    device: Device,
+    train_device: Device,
+    model: SegmentationModel,
+    optim: Optim,
+    schedule: Schedule,
+    loss: Loss,
+    data: DataSplit,
+    position: Position,
+}
+
+impl Session {
+    fn new(
+        config: TrainConfig,
+        run: RunDir,
+        checkpoint: Option<PathBuf>,
+        report: &mut dyn Report,
+    ) -> Result<Self, TrainError> {
+        let setup = |e: String| TrainError::Setup(e);
+        let backend: Backend = config.train.device.parse().map_err(setup)?;
+        if let Some(precision) = &config.train.precision
+            && backend == Backend::Cpu
+        {
+            return Err(setup(format!(
+                "train.precision = \"{precision}\": the CPU backend computes in float32 only; mixed precision needs a GPU backend"
+            )));
+        }
+        let device = backend.device().map_err(setup)?;
+        device.seed(config.train.seed);
+        let train_device = device.clone().autodiff();
+        let spec = ModelSpec::new(
+            config.model.arch.parse().map_err(setup)?,
+            config.model.encoder.parse().map_err(setup)?,
+            config.model.classes,
+        )
+        .map_err(setup)?;
+        let mut model = SegmentationModel::new(spec, &train_device);
+        let loss = Loss::new(&config.loss).map_err(|e| setup(e.to_string()))?;
+        loss.check_classes(config.model.classes).map_err(|e| setup(e.to_string()))?;
+        let mut optim = Optim::new(&config.optim).map_err(|e| setup(e.to_string()))?;
+        let data = DataSplit::prepare(&config, &mut |text: &str| report.message(text))
+            .map_err(|e| setup(e.to_string()))?;
+        let updates_per_epoch =
+            batch_count(data.train.len(), config.train.batch_size).div_ceil(config.optim.accumulate.max(1));
+        let mut schedule =
+            Schedule::new(config.schedule.clone(), config.optim.lr, updates_per_epoch * config.train.epochs);
+        let mut position = Position::default();
+        match checkpoint {
+            Some(dir) => {
+                model = load_model(model, &dir.join("model.bpk"))?;
+                optim.load(&dir.join("optim.bpk"), &model).map_err(|e| setup(e.to_string()))?;
+                let state: CheckpointState = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)
+                    .map_err(|e| setup(format!("{}: {e}", dir.join("state.json").display())))?;
+                schedule = state.schedule;
+                position = state.position;
+                run.truncate_logs(position.step, position.epoch)?;
+                report.message(&format!(
+                    "resuming at epoch {} batch {} (step {})",
+                    position.epoch + 1,
+                    position.batch,
+                    position.step
+                ));
+            }
+            None => {
+                if let Some(weights) = &config.model.weights {
+                    let loaded = load_file(&mut model, weights).map_err(|e| setup(e.to_string()))?;
+                    report.message(&format!(
+                        "{}: {} tensors loaded, {} missing, {} unused",
+                        weights.display(),
+                        loaded.applied,
+                        loaded.missing.len(),
+                        loaded.unused.len()
+                    ));
+                }
+            }
+        }
+        Ok(Self { config, run, device, train_device, model, optim, schedule, loss, data, position })
+    }
+
+    fn run(mut self, report: &mut dyn Report) -> Result<Outcome, TrainError> {
+        let started = Instant::now();
+        let seed = self.config.train.seed;
+        let epochs = self.config.train.epochs;
+        let batch_size = self.config.train.batch_size;
+        while self.position.epoch < epochs {
+            let epoch = self.position.epoch;
+            let epoch_started = Instant::now();
+            let mut loader = Loader::new(&self.data, &self.config, epoch, self.position.batch);
+            let batches = loader.batches();
+            let (mut loss_sum, mut loss_count) = (0.0, 0);
+            while let Some(batch) = loader.next_batch() {
+                let lr = self.schedule.lr(self.optim.updates() as usize);
+                // The step's own seed makes dropout the same in a resumed run.
+                self.train_device.seed(mix(seed, self.position.step as u64));
+                let (images, targets) = batch.into_tensors(&self.train_device);
+                let logits = self.model.forward(images);
+                let loss = self.loss.forward(logits, targets);
+                let value = loss.clone().into_scalar::<f32>() as f64;
+                if !value.is_finite() {
+                    return Err(TrainError::NonFinite {
+                        value,
+                        step: self.position.step,
+                        epoch,
+                        checkpoint: self.run.checkpoint("last"),
+                    });
+                }
+                let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+                self.model = self.optim.step(lr, self.model, grads);
+                self.position.step += 1;
+                self.position.batch += 1;
+                loss_sum += value;
+                loss_count += 1;
+                if self.position.step.is_multiple_of(self.config.train.log_every)
+                    || self.position.batch == batches
+                {
+                    let images_per_s =
+                        (loss_count * batch_size) as f64 / epoch_started.elapsed().as_secs_f64();
+                    let wait_share = loader.wait_share();
+                    self.run.append(
+                        "steps.csv",
+                        &format!(
+                            "{},{},{value:.6},{lr:.6e},{images_per_s:.3},{wait_share:.4}",
+                            self.position.step, epoch
+                        ),
+                    )?;
+                }
+                report.step(
+                    epoch,
+                    self.position.batch,
+                    batches,
+                    value,
+                    lr,
+                    (loss_count * batch_size) as f64 / epoch_started.elapsed().as_secs_f64(),
+                );
+                if self
+                    .config
+                    .train
+                    .checkpoint_every
+                    .is_some_and(|every| self.position.step.is_multiple_of(every))
+                {
+                    self.save("last")?;
+                }
+                if self
+                    .config
+                    .train
+                    .max_minutes
+                    .is_some_and(|limit| started.elapsed().as_secs_f64() / 60.0 >= limit)
+                {
+                    self.save("last")?;
+                    report.message("time limit reached; the run can be continued with --resume");
+                    return Ok(self.outcome(Stop::TimeLimit));
+                }
+            }
+            let train_loss = if loss_count > 0 { loss_sum / loss_count as f64 } else { f64::NAN };
+            self.position.epoch += 1;
+            self.position.batch = 0;
+            let mut val_dice = None;
+            if (epoch + 1).is_multiple_of(self.config.train.val_every) || epoch + 1 == epochs {
+                val_dice = Some(self.validate(epoch, report)?);
+            }
+            self.run.append(
+                "epochs.csv",
+                &format!(
+                    "{},{},{train_loss:.6},{},{:.1}",
+                    epoch + 1,
+                    self.position.step,
+                    val_dice.map(|d| format!("{d:.6}")).unwrap_or_default(),
+                    epoch_started.elapsed().as_secs_f64()
+                ),
+            )?;
+            self.save("last")?;
+            if self.config.train.early_stopping.is_some_and(|patience| self.position.since_best >= patience) {
+                report.message(&format!(
+                    "no improvement in {} validations: stopping early",
+                    self.position.since_best
+                ));
+                return Ok(self.outcome(Stop::EarlyStopping));
+            }
+        }
+        Ok(self.outcome(Stop::Finished))
+    }
+
+    /// Validates, records the table, keeps the best checkpoint; returns the mean dice.
+    fn validate(&mut self, epoch: usize, report: &mut dyn Report) -> Result<f64, TrainError> {
+        let model = self.model.valid();
+        let options = ValidateOptions {
+            threshold: self.config.train.threshold,
+            batch_size: self.config.train.batch_size,
+        };
+        let table = validate(&model, &self.data.validation, &options, &self.device, |_, _| {});
+        let mean = table.mean();
+        report.message(&format!("epoch {} validation\n{}", epoch + 1, table.report_marking_worst(3)));
+        self.run.write_validation(epoch + 1, &table.to_csv())?;
+        self.schedule.observe(mean);
+        if self.position.best_dice.is_none_or(|best| mean > best) {
+            self.position.best_dice = Some(mean);
+            self.position.best_epoch = Some(epoch + 1);
+            self.position.since_best = 0;
+            self.save("best")?;
+        } else {
+            self.position.since_best += 1;
+        }
+        Ok(mean)
+    }
+
+    /// Writes a checkpoint through a staging directory (see [`swap_checkpoint`]).
+    fn save(&self, name: &str) -> Result<(), TrainError> {
+        // BatchNorm's running statistics hold the last batch's update pending until the next
+        // forward; `valid()` folds it in, so that the checkpoint is what the next step will see.
+        drop(self.model.valid());
+        let dest = self.run.checkpoint(name);
+        let staging = dest.with_extension("staging");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)?;
+        }
+        std::fs::create_dir_all(&staging)?;
+        save_burnpack(&self.model, &staging.join("model.bpk"))
+            .map_err(|e| TrainError::Setup(e.to_string()))?;
+        self.optim
+            .save(&staging.join("optim.bpk"), &self.model)
+            .map_err(|e| TrainError::Setup(e.to_string()))?;
+        let state = CheckpointState { position: self.position.clone(), schedule: self.schedule.clone() };
+        std::fs::write(staging.join("state.json"), serde_json::to_vec_pretty(&state).expect("serialisable"))?;
+        swap_checkpoint(&staging, &dest)?;
+        Ok(())
+    }
+
+    fn outcome(self, stop: Stop) -> Outcome {
+        Outcome { run: self.run.root.clone(), stop, position: self.position }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointState {
+    position: Position,
+    schedule: Schedule,
+}
+
+fn load_model(model: SegmentationModel, path: &Path) -> Result<SegmentationModel, TrainError> {
+    let mut model = model;
+    let mut store = boneseg_models::burn::store::BurnpackStore::from_file(path);
+    use boneseg_models::burn::store::ModuleSnapshot;
+    model.load_from(&mut store).map_err(|e| TrainError::Setup(format!("{}: {e}", path.display())))?;
+    Ok(model)
+}
+
+/// A per-step seed from the run's seed (splitmix64 of their sum).
+fn mix(seed: u64, step: u64) -> u64 {
+    let mut z = seed.wrapping_add(step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

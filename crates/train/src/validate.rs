@@ -1,0 +1,96 @@
+//! Validation exactly as the leaderboard scores: per validation image, the model's logits at
+//! training size are upsampled bilinearly (`align_corners = false`) to the image's original
+//! size, passed through `sigmoid > threshold`, and compared with the masks rasterised at that
+//! size; dice per image and class with eps 1e-4, mean over images, then over classes.
+//!
+//! Memory stays small at any resolution: classes are thresholded one at a time straight into
+//! bit masks ([`upsample`]), so neither 29 x 2048² floats nor even one class's 2048² floats are
+//! ever held (the Python baseline held 29 x 2048² float32 per image).
+
+pub mod table;
+pub mod upsample;
+
+use std::sync::Arc;
+
+use boneseg_contract::NUM_CLASSES;
+use boneseg_contract::metric::{DiceTable, dice};
+use boneseg_models::SegmentationModel;
+use boneseg_models::burn::tensor::Device;
+use rayon::prelude::*;
+
+pub use table::ScoreTable;
+pub use upsample::{logit, logits_to_masks, upsample_threshold};
+
+use crate::data::{CachedSample, SampleCache, Truth, images_tensor};
+
+/// How to validate.
+#[derive(Clone, Debug)]
+pub struct ValidateOptions {
+    /// Probability above which a pixel belongs to a class (the leaderboard's is 0.5).
+    pub threshold: f64,
+    /// Images per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        ValidateOptions { threshold: 0.5, batch_size: 1 }
+    }
+}
+
+/// Scores `model` (on an inference device, not autodiff) on the validation samples `set`;
+/// `progress(done, total)` after each forward pass.
+pub fn validate(
+    model: &SegmentationModel,
+    set: &SampleCache,
+    options: &ValidateOptions,
+    device: &Device,
+    mut progress: impl FnMut(usize, usize),
+) -> ScoreTable {
+    let mut table = DiceTable::default();
+    let indices: Vec<usize> = (0..set.len()).collect();
+    for chunk in indices.chunks(options.batch_size.max(1)) {
+        let samples: Vec<Arc<CachedSample>> = chunk.iter().map(|&i| set.get(i)).collect();
+        let images: Vec<&[u8]> = samples.iter().map(|s| s.image.as_slice()).collect();
+        let logits = model.forward(images_tensor(&images, set.size(), device));
+        let [_, classes, height, width] = logits.dims();
+        assert_eq!(
+            classes, NUM_CLASSES,
+            "the model predicts {classes} classes; the leaderboard scores {NUM_CLASSES}"
+        );
+        let values = logits.into_data_as::<f32>().try_into_vec::<f32>().expect("logits read back as f32");
+        for ((&index, sample), one) in
+            chunk.iter().zip(&samples).zip(values.chunks_exact(classes * height * width))
+        {
+            let scores = score_logits(one, height, width, &sample.truth, options.threshold);
+            table.push(set.entries()[index].name(), scores);
+        }
+        progress(table.rows.len(), set.len());
+    }
+    ScoreTable { table }
+}
+
+/// Dice of each class of one image: its logits (`[29, height, width]`, row-major) upsampled to
+/// the truth's size and thresholded, against the truth. Classes run in parallel.
+pub fn score_logits(
+    logits: &[f32],
+    height: usize,
+    width: usize,
+    truth: &Truth,
+    threshold: f64,
+) -> [f64; NUM_CLASSES] {
+    assert_eq!(
+        logits.len(),
+        NUM_CLASSES * height * width,
+        "logits are not [{NUM_CLASSES}, {height}, {width}]"
+    );
+    let scores: Vec<f64> = logits
+        .par_chunks_exact(height * width)
+        .enumerate()
+        .map(|(class, plane)| {
+            let predicted = upsample_threshold(plane, height, width, truth.height, truth.width, threshold);
+            dice(&predicted, &truth.class(class))
+        })
+        .collect();
+    scores.try_into().expect("one score per class")
+}

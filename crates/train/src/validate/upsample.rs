@@ -1,0 +1,134 @@
+//! Logits at model resolution to masks at the original resolution, as the leaderboard makes
+//! them: bilinear upsampling with `align_corners = false` (PyTorch's `F.interpolate` default,
+//! with its source-index arithmetic), then `sigmoid > threshold`.
+//!
+//! Fused and row by row: `sigmoid(x) > t` is `x > logit(t)`, so no sigmoid is computed; each
+//! output row is the blend of two source rows already interpolated across, and a row whose two
+//! source rows lie clearly below the cut is skipped without computing it (most rows of most
+//! bones). No upsampled plane is ever stored: one class of a 2048² image costs its 512 KiB
+//! bit mask and two rows of floats.
+
+use boneseg_contract::{BitMask, ClassMasks, NUM_CLASSES};
+use rayon::prelude::*;
+
+/// The logit of a probability threshold: `sigmoid(x) > t` exactly when `x > logit(t)`.
+pub fn logit(threshold: f64) -> f32 {
+    (threshold / (1.0 - threshold)).ln() as f32
+}
+
+/// Source indices and weights of each output index along one axis.
+struct Axis {
+    taps: Vec<(usize, usize, f32, f32)>,
+}
+
+impl Axis {
+    /// PyTorch's `area_pixel_compute_source_index` (align_corners = false) and
+    /// `guard_index_and_lambda`: scale in float, index arithmetic in double, weights in float.
+    fn new(src: usize, dst: usize) -> Axis {
+        let scale = src as f32 / dst as f32;
+        let taps = (0..dst)
+            .map(|d| {
+                let real = ((f64::from(scale) * (d as f64 + 0.5) - 0.5) as f32).max(0.0);
+                let i0 = (real.floor() as usize).min(src - 1);
+                let l1 = (real - i0 as f32).clamp(0.0, 1.0);
+                let i1 = i0 + usize::from(i0 < src - 1);
+                (i0, i1, 1.0 - l1, l1)
+            })
+            .collect();
+        Axis { taps }
+    }
+}
+
+/// One source row interpolated across to the output width.
+struct Row {
+    source: Option<usize>,
+    values: Vec<f32>,
+}
+
+impl Row {
+    fn fill(&mut self, source: usize, row: &[f32], cols: &Axis) {
+        for (value, &(i0, i1, w0, w1)) in self.values.iter_mut().zip(&cols.taps) {
+            *value = row[i0] * w0 + row[i1] * w1;
+        }
+        self.source = Some(source);
+    }
+}
+
+/// The mask, at `out_height x out_width`, where the bilinearly upsampled `height x width` logits
+/// (one class, row-major) exceed `logit(threshold)`.
+pub fn upsample_threshold(
+    logits: &[f32],
+    height: usize,
+    width: usize,
+    out_height: usize,
+    out_width: usize,
+    threshold: f64,
+) -> BitMask {
+    assert_eq!(logits.len(), height * width, "logits are not {height}x{width}");
+    let cut = logit(threshold);
+    let (rows, cols) = (Axis::new(height, out_height), Axis::new(width, out_width));
+    let row_max: Vec<f32> =
+        logits.chunks_exact(width).map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max)).collect();
+    // A blend of values below `m` stays below `m` up to rounding; the margin covers rounding.
+    let clearly_below = |m: f32| m < cut - 1e-4 * (1.0 + m.abs() + cut.abs());
+    let mut mask = BitMask::new(out_height, out_width);
+    let mut a = Row { source: None, values: vec![0.0; out_width] };
+    let mut b = Row { source: None, values: vec![0.0; out_width] };
+    for (y, &(i0, i1, h0, h1)) in rows.taps.iter().enumerate() {
+        if clearly_below(row_max[i0].max(row_max[i1])) {
+            continue;
+        }
+        if a.source != Some(i0) {
+            if b.source == Some(i0) {
+                std::mem::swap(&mut a, &mut b);
+            } else {
+                a.fill(i0, &logits[i0 * width..(i0 + 1) * width], &cols);
+            }
+        }
+        if b.source != Some(i1) {
+            b.fill(i1, &logits[i1 * width..(i1 + 1) * width], &cols);
+        }
+        let mut start = None;
+        for (x, (&top, &bottom)) in a.values.iter().zip(&b.values).enumerate() {
+            let on = top * h0 + bottom * h1 > cut;
+            match (on, start) {
+                (true, None) => start = Some(x),
+                (false, Some(first)) => {
+                    mask.set_span(y, first, x - 1);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(first) = start {
+            mask.set_span(y, first, out_width - 1);
+        }
+    }
+    mask
+}
+
+/// All classes of one image's logits (`[29, height, width]`, row-major) as masks at the
+/// original size, in parallel over classes: what prediction encodes as RLE.
+pub fn logits_to_masks(
+    logits: &[f32],
+    height: usize,
+    width: usize,
+    out_height: usize,
+    out_width: usize,
+    threshold: f64,
+) -> ClassMasks {
+    assert_eq!(
+        logits.len(),
+        NUM_CLASSES * height * width,
+        "logits are not [{NUM_CLASSES}, {height}, {width}]"
+    );
+    let classes: Vec<BitMask> = logits
+        .par_chunks_exact(height * width)
+        .map(|class| upsample_threshold(class, height, width, out_height, out_width, threshold))
+        .collect();
+    let mut masks = ClassMasks::new(out_height, out_width);
+    for (class, mask) in classes.into_iter().enumerate() {
+        *masks.class_mut(class) = mask;
+    }
+    masks
+}
