@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use boneseg_augment::Pipeline;
 use boneseg_augment::preview::preview_grid;
-use boneseg_contract::AnnotationFile;
 use boneseg_data::image_io::{read_gray, write_rgb_png};
 
-use super::FillArgs;
+use super::{FillArgs, image_masks};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -49,17 +48,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.n > 0, "--n must be at least 1");
     let pipeline = Pipeline::read(&args.config)?;
     let image = read_gray(&args.image)?;
-    let masks = match &args.labels {
-        Some(path) => {
-            let labels = AnnotationFile::read(path)?;
-            let (w, h) = (image.width() as usize, image.height() as usize);
-            labels
-                .check_inside(h, w)
-                .map_err(|problem| boneseg_contract::AnnotationError { path: path.clone(), problem })?;
-            Some(labels.rasterize(h, w, args.fill_rule.fill_rule))
-        }
-        None => None,
-    };
+    let masks =
+        args.labels.as_ref().map(|path| image_masks(&image, path, args.fill_rule.fill_rule)).transpose()?;
     let grid = preview_grid(&pipeline, &image, masks.as_ref(), args.n, args.seed, args.tile);
     write_rgb_png(&args.out, &grid).with_context(|| "cannot write the preview grid")?;
     println!("wrote {} ({} samples, {} steps)", args.out.display(), args.n, pipeline.steps.len());

@@ -88,3 +88,20 @@ pub struct FillArgs {
 fn parse_fill_rule(s: &str) -> Result<FillRule, String> {
     s.parse()
 }
+
+/// The masks of `image` from its label file: checked to lie inside the image, with a warning
+/// for each class labelled twice, rasterised with `rule`.
+pub fn image_masks(
+    image: &boneseg_data::image_io::GrayImage,
+    labels: &std::path::Path,
+    rule: FillRule,
+) -> anyhow::Result<boneseg_contract::ClassMasks> {
+    let file = boneseg_contract::AnnotationFile::read(labels)?;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    file.check_inside(h, w)
+        .map_err(|problem| boneseg_contract::AnnotationError { path: labels.to_path_buf(), problem })?;
+    for duplicate in file.duplicate_classes() {
+        tracing::warn!("{}: {duplicate}", labels.display());
+    }
+    Ok(file.rasterize(h, w, rule))
+}

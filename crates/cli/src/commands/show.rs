@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use boneseg_contract::AnnotationFile;
 use boneseg_data::image_io::{read_gray, write_rgb_png};
 use boneseg_report::{OverlayOptions, overlay};
 
-use super::FillArgs;
+use super::{FillArgs, image_masks};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,20 +30,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let image = read_gray(&args.image)?;
-    let masks = match &args.labels {
-        Some(path) => {
-            let labels = AnnotationFile::read(path)?;
-            let (w, h) = (image.width() as usize, image.height() as usize);
-            labels
-                .check_inside(h, w)
-                .map_err(|problem| boneseg_contract::AnnotationError { path: path.clone(), problem })?;
-            for duplicate in labels.duplicate_classes() {
-                tracing::warn!("{}: {duplicate}", path.display());
-            }
-            Some(labels.rasterize(h, w, args.fill_rule.fill_rule))
-        }
-        None => None,
-    };
+    let masks =
+        args.labels.as_ref().map(|path| image_masks(&image, path, args.fill_rule.fill_rule)).transpose()?;
     let options = OverlayOptions { fill: args.fill, max_side: (args.max_size > 0).then_some(args.max_size) };
     write_rgb_png(&args.out, &overlay(&image, masks.as_ref(), options))?;
     println!("wrote {}", args.out.display());

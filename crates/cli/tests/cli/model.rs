@@ -29,8 +29,11 @@ fn write_state_dict(path: &std::path::Path, tensors: &[PackTensor], prefix: &str
     std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
 }
 
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+/// The `input` tensor file `model forward` reads.
+fn write_input(path: &std::path::Path, shape: [usize; 4], values: &[f32]) {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let view = TensorView::new(Dtype::F32, shape.to_vec(), &bytes).unwrap();
+    std::fs::write(path, safetensors::serialize([("input", view)], None).unwrap()).unwrap();
 }
 
 #[test]
@@ -61,13 +64,7 @@ fn forward_reproduces_the_library_on_wrapped_weights_and_odd_sizes() {
     write_state_dict(&weights, &synthetic_state_dict(&model), "state_dict.");
     let shape = [1, 3, 40, 56];
     let input = synthetic_input(shape);
-    let bytes = f32_bytes(&input);
-    let view = TensorView::new(Dtype::F32, shape.to_vec(), &bytes).unwrap();
-    std::fs::write(
-        dir.path().join("in.safetensors"),
-        safetensors::serialize([("input", view)], None).unwrap(),
-    )
-    .unwrap();
+    write_input(&dir.path().join("in.safetensors"), shape, &input);
     let out = dir.path().join("out.safetensors");
     boneseg(&[
         "model",
@@ -112,13 +109,7 @@ fn forward_refuses_weights_of_another_model_and_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("resnet18.safetensors");
     write_state_dict(&weights, &synthetic_state_dict(&unet_resnet18(3)), "");
-    let bytes = f32_bytes(&[0.0; 3 * 32 * 32]);
-    let view = TensorView::new(Dtype::F32, vec![1, 3, 32, 32], &bytes).unwrap();
-    std::fs::write(
-        dir.path().join("in.safetensors"),
-        safetensors::serialize([("input", view)], None).unwrap(),
-    )
-    .unwrap();
+    write_input(&dir.path().join("in.safetensors"), [1, 3, 32, 32], &[0.0; 3 * 32 * 32]);
     let out = dir.path().join("out.safetensors");
     boneseg(&[
         "model",
