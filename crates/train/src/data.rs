@@ -54,21 +54,9 @@ pub struct DataSplit {
 impl DataSplit {
     /// The data of `config`: its dataset, fold, exclusion list, cache settings and augmentation.
     pub fn prepare(config: &TrainConfig, report: &mut dyn FnMut(&str)) -> Result<DataSplit, PrepareError> {
-        let data = &config.data;
-        let augment = augment_pipeline(config.augment.as_ref(), data.size)?;
-        let source = match &data.split_dir {
-            Some(dir) => FoldSource::SplitDir(dir.clone()),
-            None => FoldSource::Computed { folds: data.folds, seed: None },
-        };
-        let selection = SelectionOptions {
-            fold: data.fold,
-            source,
-            exclude: data.exclude.clone(),
-            exclude_from_validation: false,
-        };
-        let cache =
-            CacheOptions { dir: data.cache_dir.clone(), ..CacheOptions::new(data.size, config.fill_rule()) };
-        DataSplit::open(&data.root, &selection, &cache, augment, report)
+        let augment = augment_pipeline(config.augment.as_ref(), config.data.size)?;
+        let (selection, cache) = sources(config);
+        DataSplit::open(&config.data.root, &selection, &cache, augment, report)
     }
 
     /// Opens the dataset at `root`, selects the images and builds both caches (sharing one
@@ -98,6 +86,37 @@ impl DataSplit {
         let (validation, _) = build_reporting("validation", chosen.val.clone(), &rest, report)?;
         Ok(DataSplit { selection: chosen, train, validation, augment: Arc::new(augment) })
     }
+}
+
+/// Which images a config selects and how it caches them.
+fn sources(config: &TrainConfig) -> (SelectionOptions, CacheOptions) {
+    let data = &config.data;
+    let source = match &data.split_dir {
+        Some(dir) => FoldSource::SplitDir(dir.clone()),
+        None => FoldSource::Computed { folds: data.folds, seed: None },
+    };
+    let selection = SelectionOptions {
+        fold: data.fold,
+        source,
+        exclude: data.exclude.clone(),
+        exclude_from_validation: false,
+    };
+    let cache =
+        CacheOptions { dir: data.cache_dir.clone(), ..CacheOptions::new(data.size, config.fill_rule()) };
+    (selection, cache)
+}
+
+/// Only the validation images of `config`'s fold: scoring a trained run need not decode its
+/// training images.
+pub fn prepare_validation(
+    config: &TrainConfig,
+    report: &mut dyn FnMut(&str),
+) -> Result<SampleCache, PrepareError> {
+    let (selection, cache) = sources(config);
+    let dataset = Dataset::open(&config.data.root, ReadOptions::default())?;
+    let chosen = Selection::resolve(&dataset.train, &selection)?;
+    report(&format!("data: {} validation images (fold {})", chosen.val.len(), selection.fold));
+    Ok(build_reporting("validation", chosen.val, &cache, report)?.0)
 }
 
 /// Builds a cache on a helper thread while this one relays its progress to `report`.

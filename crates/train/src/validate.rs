@@ -10,6 +10,7 @@
 pub mod table;
 pub mod upsample;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use boneseg_contract::NUM_CLASSES;
@@ -21,7 +22,10 @@ use rayon::prelude::*;
 pub use table::ScoreTable;
 pub use upsample::{logit, logits_to_masks, upsample_threshold};
 
-use crate::data::{CachedSample, SampleCache, Truth, images_tensor};
+use crate::config::TrainConfig;
+use crate::data::{CachedSample, PrepareError, SampleCache, Truth, images_tensor, prepare_validation};
+use crate::predict::{PredictError, load_run};
+use crate::run::RunDir;
 
 /// How to validate.
 #[derive(Clone, Debug)]
@@ -68,6 +72,57 @@ pub fn validate(
         progress(table.rows.len(), set.len());
     }
     ScoreTable { table }
+}
+
+/// Why a trained run cannot be scored.
+#[derive(Debug, thiserror::Error)]
+pub enum RunValidationError {
+    #[error(transparent)]
+    Load(#[from] PredictError),
+    #[error(transparent)]
+    Data(#[from] PrepareError),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Which checkpoint of a run to score, and how.
+#[derive(Clone, Debug, Default)]
+pub struct RunValidation {
+    /// `best` or `last`.
+    pub checkpoint: String,
+    /// Overrides the run's `train.device`.
+    pub device: Option<String>,
+    /// Overrides the run's `train.threshold`.
+    pub threshold: Option<f64>,
+    /// Overrides the run's `train.batch_size`.
+    pub batch_size: Option<usize>,
+    /// `key=value` overrides of the run's config, e.g. `data.root=...` to score the same fold of
+    /// a copy of the data elsewhere.
+    pub overrides: Vec<String>,
+}
+
+/// Scores a trained run's checkpoint on the validation images of its fold, as the trainer's
+/// validation does; `report` hears what the data preparation does, `progress(done, total)`
+/// follows the images.
+pub fn validate_run(
+    run: &Path,
+    options: &RunValidation,
+    report: &mut dyn FnMut(&str),
+    progress: impl FnMut(usize, usize),
+) -> Result<ScoreTable, RunValidationError> {
+    let (model, config, device) = load_run(run, &options.checkpoint, options.device.as_deref())?;
+    let config = if options.overrides.is_empty() {
+        config
+    } else {
+        let path = RunDir::open(run).map_err(|e| RunValidationError::Config(e.to_string()))?.config_path();
+        TrainConfig::load(&path, &options.overrides).map_err(|e| RunValidationError::Config(e.to_string()))?
+    };
+    let set = prepare_validation(&config, report)?;
+    let validate_options = ValidateOptions {
+        threshold: options.threshold.unwrap_or(config.train.threshold),
+        batch_size: options.batch_size.unwrap_or(config.train.batch_size),
+    };
+    Ok(validate(&model, &set, &validate_options, &device, progress))
 }
 
 /// Dice of each class of one image: its logits (`[29, height, width]`, row-major) upsampled to

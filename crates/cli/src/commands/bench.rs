@@ -8,6 +8,7 @@ use boneseg_models::SegmentationModel;
 use boneseg_models::burn::tensor::{Device, Distribution, Tensor};
 
 use super::model::ModelArgs;
+use super::peak_rss_mib;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -89,12 +90,4 @@ fn median_ms(iters: usize, mut step: impl FnMut()) -> f64 {
         .collect();
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
-}
-
-/// The process's peak resident memory (Linux `VmHWM`).
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }

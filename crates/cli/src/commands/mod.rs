@@ -13,6 +13,7 @@ mod split;
 mod submission;
 mod synth;
 mod train;
+mod validate;
 mod weights;
 
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ pub enum Command {
     Train(train::Args),
     /// A trained run's submission for a folder of images.
     Predict(predict::Args),
+    /// Score a trained run's checkpoint on its validation fold, as training does.
+    Validate(validate::Args),
     /// Bring pretrained weights from PyTorch.
     #[command(subcommand)]
     Weights(weights::Command),
@@ -71,6 +74,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(command) => bench::run(command),
         Command::Train(args) => train::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Validate(args) => validate::run(args),
         Command::Augment(command) => augment::run(command),
         Command::AugmentDataset(args) => augment_dataset::run(args),
     }
@@ -104,4 +108,12 @@ pub fn image_masks(
         tracing::warn!("{}: {duplicate}", labels.display());
     }
     Ok(file.rasterize(h, w, rule))
+}
+
+/// The process's peak resident memory (Linux `VmHWM`).
+pub(crate) fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

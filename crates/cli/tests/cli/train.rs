@@ -86,6 +86,16 @@ fn a_run_records_everything_and_predicts_a_valid_submission() {
     boneseg(&["predict", "--run", s(&run), "--images", s(&test_images), "--out", s(&out)]).expect(0);
     boneseg(&["submission", "check", s(&out), "--images", s(&test_images)]).expect(0);
 
+    // Re-scoring the best checkpoint reproduces the trainer's own validation table exactly.
+    let table = dir.path().join("table.csv");
+    boneseg(&["validate", "--run", s(&run), "--out", s(&table)])
+        .expect(0)
+        .says(&["mean_dice=", "peak memory"]);
+    assert_eq!(
+        std::fs::read_to_string(&table).unwrap(),
+        std::fs::read_to_string(run.join("validation/epoch001.csv")).unwrap()
+    );
+
     boneseg(&["train", "--config", s(&config), "--out", s(&run)])
         .expect(2)
         .says(&["already holds a run", "--resume"]);
