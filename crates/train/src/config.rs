@@ -112,7 +112,8 @@ pub struct TrainSection {
     /// Print and log the step metrics every this many steps.
     #[serde(default = "default_log_every")]
     pub log_every: usize,
-    /// Mixed precision on GPU backends (bf16/f16); refused on the CPU, which has none.
+    /// Mixed precision on GPU backends: "bf16" or "f16" compute with float32 master weights
+    /// (see [`crate::precision`]); not used on the CPU, which trains in float32.
     #[serde(default)]
     pub precision: Option<String>,
 }

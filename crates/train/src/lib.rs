@@ -8,6 +8,7 @@ pub mod config;
 pub mod data;
 pub mod loss;
 pub mod optim;
+pub mod precision;
 pub mod predict;
 pub mod run;
 pub mod schedule;

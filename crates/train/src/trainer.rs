@@ -17,6 +17,7 @@ use crate::config::TrainConfig;
 use crate::data::{DataSplit, Loader, batch_count};
 use crate::loss::Loss;
 use crate::optim::Optim;
+use crate::precision::{LossScale, MixedPrecision, Precision};
 use crate::run::{RunDir, RunInfo, recover_checkpoint, swap_checkpoint};
 use crate::schedule::Schedule;
 use crate::validate::{ValidateOptions, validate};
@@ -92,6 +93,8 @@ struct Session {
     device: Device,
     train_device: Device,
     model: SegmentationModel,
+    /// The half-precision compute copy, when `train.precision` asks for one on a GPU.
+    mixed: Option<MixedPrecision>,
     optim: Optim,
     schedule: Schedule,
     loss: Loss,
@@ -108,12 +111,13 @@ impl Session {
     ) -> Result<Self, TrainError> {
         let setup = |e: String| TrainError::Setup(e);
         let backend: Backend = config.train.device.parse().map_err(setup)?;
-        if let Some(precision) = &config.train.precision
-            && backend == Backend::Cpu
-        {
-            return Err(setup(format!(
-                "train.precision = \"{precision}\": the CPU backend computes in float32 only; mixed precision needs a GPU backend"
-            )));
+        let mut precision: Option<Precision> =
+            config.train.precision.as_deref().map(str::parse).transpose().map_err(setup)?;
+        if let (Some(text), Backend::Cpu) = (&config.train.precision, backend) {
+            report.message(&format!(
+                "train.precision = \"{text}\" is not used: the CPU backend trains in float32 (mixed precision is for GPU backends)"
+            ));
+            precision = None;
         }
         let device = backend.device().map_err(setup)?;
         device.seed(config.train.seed);
@@ -135,6 +139,7 @@ impl Session {
         let mut schedule =
             Schedule::new(config.schedule.clone(), config.optim.lr, updates_per_epoch * config.train.epochs);
         let mut position = Position::default();
+        let mut loss_scale = None;
         match checkpoint {
             Some(dir) => {
                 model = load_model(model, &dir.join("model.bpk"))?;
@@ -143,6 +148,7 @@ impl Session {
                     .map_err(|e| setup(format!("{}: {e}", dir.join("state.json").display())))?;
                 schedule = state.schedule;
                 position = state.position;
+                loss_scale = state.loss_scale;
                 run.truncate_logs(position.step, position.epoch)?;
                 report.message(&format!(
                     "resuming at epoch {} batch {} (step {})",
@@ -164,7 +170,15 @@ impl Session {
                 }
             }
         }
-        Ok(Self { config, run, device, train_device, model, optim, schedule, loss, data, position })
+        let mixed = precision.map(|precision| {
+            let mut mixed = MixedPrecision::new(precision, spec, &model);
+            if let (Some(saved), Some(scale)) = (loss_scale, &mut mixed.loss_scale) {
+                *scale = saved;
+            }
+            report.message(&format!("mixed precision: {precision:?} compute, float32 master weights"));
+            mixed
+        });
+        Ok(Self { config, run, device, train_device, model, mixed, optim, schedule, loss, data, position })
     }
 
     fn run(mut self, report: &mut dyn Report) -> Result<Outcome, TrainError> {
@@ -183,7 +197,10 @@ impl Session {
                 // The step's own seed makes dropout the same in a resumed run.
                 self.train_device.seed(mix(seed, self.position.step as u64));
                 let (images, targets) = batch.into_tensors(&self.train_device);
-                let logits = self.model.forward(images);
+                let logits = match &mut self.mixed {
+                    Some(mixed) => mixed.forward(&self.model, images),
+                    None => self.model.forward(images),
+                };
                 let loss = self.loss.forward(logits, targets);
                 let value = loss.clone().into_scalar::<f32>() as f64;
                 if !value.is_finite() {
@@ -194,8 +211,22 @@ impl Session {
                         checkpoint: self.run.checkpoint("last"),
                     });
                 }
-                let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-                self.model = self.optim.step(lr, self.model, grads);
+                let grads = match &mut self.mixed {
+                    Some(mixed) => {
+                        let (model, grads) = mixed.backward(self.model, loss);
+                        self.model = model;
+                        grads
+                    }
+                    None => Some(GradientsParams::from_grads(loss.backward(), &self.model)),
+                };
+                match grads {
+                    Some(grads) => self.model = self.optim.step(lr, self.model, grads),
+                    None => report.message(&format!(
+                        "step {}: f16 gradients overflowed; step skipped, loss scale lowered to {}",
+                        self.position.step + 1,
+                        self.mixed.as_ref().and_then(|m| m.loss_scale.as_ref()).map_or(0.0, |s| s.scale)
+                    )),
+                }
                 self.position.step += 1;
                 self.position.batch += 1;
                 loss_sum += value;
@@ -309,7 +340,11 @@ impl Session {
         self.optim
             .save(&staging.join("optim.bpk"), &self.model)
             .map_err(|e| TrainError::Setup(e.to_string()))?;
-        let state = CheckpointState { position: self.position.clone(), schedule: self.schedule.clone() };
+        let state = CheckpointState {
+            position: self.position.clone(),
+            schedule: self.schedule.clone(),
+            loss_scale: self.mixed.as_ref().and_then(|m| m.loss_scale.clone()),
+        };
         std::fs::write(staging.join("state.json"), serde_json::to_vec_pretty(&state).expect("serialisable"))?;
         swap_checkpoint(&staging, &dest)?;
         Ok(())
@@ -324,6 +359,9 @@ impl Session {
 struct CheckpointState {
     position: Position,
     schedule: Schedule,
+    /// f16 mixed precision's loss scale.
+    #[serde(default)]
+    loss_scale: Option<LossScale>,
 }
 
 fn load_model(model: SegmentationModel, path: &Path) -> Result<SegmentationModel, TrainError> {
