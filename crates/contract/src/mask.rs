@@ -104,6 +104,12 @@ impl BitMask {
         }
     }
 
+    /// The packed bits, 64 pixels a word in row-major order, LSB first: for word-wise analyses
+    /// that combine many masks (error maps) without a per-pixel loop.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
     /// Number of foreground pixels.
     pub fn count(&self) -> u64 {
         self.words.iter().map(|w| u64::from(w.count_ones())).sum()

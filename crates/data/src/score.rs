@@ -2,7 +2,7 @@
 
 use boneseg_contract::metric::{DiceTable, dice};
 use boneseg_contract::submission::Submission;
-use boneseg_contract::{BitMask, FillRule, NUM_CLASSES};
+use boneseg_contract::{ClassMasks, FillRule, NUM_CLASSES};
 use rayon::prelude::*;
 
 use crate::error::DataError;
@@ -21,6 +21,36 @@ pub struct ScoreOutcome {
     pub label_warnings: Vec<(std::path::PathBuf, LabelWarning)>,
 }
 
+/// One labelled image with the submission's masks for it: what scoring and error analysis share.
+pub struct ImagePair {
+    pub truth: labels::Labels,
+    /// The submission's masks; a missing row is an empty mask, as on the leaderboard.
+    pub predicted: ClassMasks,
+    /// Classes with no row in the submission.
+    pub missing: Vec<usize>,
+}
+
+impl ImagePair {
+    /// The image's 29 leaderboard dice values.
+    pub fn dice_row(&self) -> [f64; NUM_CLASSES] {
+        std::array::from_fn(|c| dice(self.predicted.class(c), self.truth.masks.class(c)))
+    }
+}
+
+/// The labels of `entry` and the submission's masks for it.
+pub fn pair(submission: &Submission, entry: &ImageEntry, rule: FillRule) -> Result<ImagePair, DataError> {
+    let truth = labels::load(entry, rule)?;
+    let mut predicted = ClassMasks::new(entry.height, entry.width);
+    let mut missing = Vec::new();
+    for class in 0..NUM_CLASSES {
+        match submission.mask(entry.name(), class, entry.height, entry.width)? {
+            Some(mask) => *predicted.class_mut(class) = mask,
+            None => missing.push(class),
+        }
+    }
+    Ok(ImagePair { truth, predicted, missing })
+}
+
 /// Scores `submission` on `entries` (which must have labels), images in parallel.
 ///
 /// A missing (image, class) row counts as an empty prediction, as it would on the leaderboard.
@@ -31,33 +61,34 @@ pub fn score(
 ) -> Result<ScoreOutcome, DataError> {
     let per_image: Vec<_> = entries
         .par_iter()
-        .map(|entry| -> Result<_, DataError> {
-            let labels = labels::load(entry, rule)?;
-            let mut row = [0.0; NUM_CLASSES];
-            let mut missing = Vec::new();
-            for (class, value) in row.iter_mut().enumerate() {
-                let truth = labels.masks.class(class);
-                *value = match submission.mask(entry.name(), class, entry.height, entry.width)? {
-                    Some(predicted) => dice(&predicted, truth),
-                    None => {
-                        missing.push(class);
-                        dice(&BitMask::new(entry.height, entry.width), truth)
-                    }
-                };
-            }
-            Ok((row, missing, labels.warnings))
-        })
+        .map(|entry| pair(submission, entry, rule).map(|p| (p.dice_row(), p.missing, p.truth.warnings)))
         .collect::<Result<_, _>>()?;
-
     let mut outcome = ScoreOutcome::default();
     for (entry, (row, missing, warnings)) in entries.iter().zip(per_image) {
-        outcome.table.push(entry.name(), row);
-        outcome.missing_rows.extend(missing.into_iter().map(|c| (entry.name().to_string(), c)));
-        let label = entry.label.clone().unwrap_or_default();
-        outcome.label_warnings.extend(warnings.into_iter().map(|w| (label.clone(), w)));
+        outcome.record(entry, row, missing, warnings);
     }
-    let known: std::collections::HashSet<&str> = entries.iter().map(ImageEntry::name).collect();
-    outcome.extra_images =
-        submission.image_names().into_iter().filter(|n| !known.contains(n)).map(str::to_string).collect();
+    outcome.extra_images = extra_images(submission, entries);
     Ok(outcome)
+}
+
+impl ScoreOutcome {
+    /// Adds one scored image (in the order of `entries`).
+    pub fn record(
+        &mut self,
+        entry: &ImageEntry,
+        row: [f64; NUM_CLASSES],
+        missing: Vec<usize>,
+        warnings: Vec<LabelWarning>,
+    ) {
+        self.table.push(entry.name(), row);
+        self.missing_rows.extend(missing.into_iter().map(|c| (entry.name().to_string(), c)));
+        let label = entry.label.clone().unwrap_or_default();
+        self.label_warnings.extend(warnings.into_iter().map(|w| (label.clone(), w)));
+    }
+}
+
+/// Images of the submission that are not among `entries`.
+pub fn extra_images(submission: &Submission, entries: &[ImageEntry]) -> Vec<String> {
+    let known: std::collections::HashSet<&str> = entries.iter().map(ImageEntry::name).collect();
+    submission.image_names().into_iter().filter(|n| !known.contains(n)).map(str::to_string).collect()
 }

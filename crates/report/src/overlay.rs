@@ -70,7 +70,7 @@ fn draw_masks(out: &mut RgbImage, masks: &ClassMasks, fill: f32) {
 }
 
 /// Area-average shrink so that the longest side is `side`.
-fn shrink(image: &RgbImage, side: u32) -> RgbImage {
+pub(crate) fn shrink(image: &RgbImage, side: u32) -> RgbImage {
     let (w, h) = image.dimensions();
     let scale = side as f64 / w.max(h) as f64;
     let (nw, nh) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));

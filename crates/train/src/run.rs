@@ -32,7 +32,7 @@ impl RunInfo {
     pub fn new(seed: u64, device: &str) -> Self {
         Self {
             seed,
-            git_revision: git_revision(),
+            git_revision: boneseg_ledger::git_revision(),
             command: std::env::args().collect(),
             device: device.to_string(),
             started_unix: std::time::SystemTime::now()
@@ -42,21 +42,6 @@ impl RunInfo {
             boneseg_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
-}
-
-/// `git rev-parse HEAD` of the working directory, with `-dirty` when files are modified.
-fn git_revision() -> Option<String> {
-    let output = std::process::Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let revision = String::from_utf8(output.stdout).ok()?.trim().to_string();
-    let dirty = std::process::Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
-        .output()
-        .map(|o| !o.stdout.is_empty())
-        .unwrap_or(false);
-    Some(if dirty { format!("{revision}-dirty") } else { revision })
 }
 
 pub struct RunDir {

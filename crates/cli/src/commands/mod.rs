@@ -5,12 +5,16 @@ mod augment_dataset;
 mod bench;
 mod data;
 mod demo;
+mod eda;
+mod evaluate;
 mod model;
 mod predict;
+mod runs;
 mod score;
 mod show;
 mod split;
 mod submission;
+mod sweep;
 mod synth;
 mod train;
 mod validate;
@@ -58,6 +62,15 @@ pub enum Command {
     Augment(augment::Command),
     /// Write a dataset with augmented copies (flip, rotate/straighten, mosaic) in the competition layout.
     AugmentDataset(augment_dataset::Args),
+    /// Explore a dataset: counts, class areas, overlaps, hands, meta data, outliers, intensities (HTML report).
+    Eda(eda::Args),
+    /// Analyse a submission's errors: per-class and per-image metrics, the error map, dice by meta data (HTML report).
+    Evaluate(evaluate::Args),
+    /// The experiment ledger: list, show and compare recorded runs.
+    #[command(subcommand)]
+    Runs(runs::Command),
+    /// Train a grid of config overrides one after another (resumable), then rank them.
+    Sweep(sweep::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -77,6 +90,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Augment(command) => augment::run(command),
         Command::AugmentDataset(args) => augment_dataset::run(args),
+        Command::Eda(args) => eda::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Runs(command) => runs::run(command),
+        Command::Sweep(args) => sweep::run(args),
     }
 }
 

@@ -1,13 +1,13 @@
 //! `boneseg score`: the leaderboard's mean dice of a submission against label files.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use boneseg_contract::atomic::write_atomic;
 use boneseg_contract::submission::Submission;
 use boneseg_contract::{CLASSES, NUM_CLASSES};
-use boneseg_data::layout::{check_unique_names, list_images};
+use boneseg_data::layout::{ImageEntry, check_unique_names, list_images};
 use boneseg_data::{ReadOptions, score, split};
 
 use super::FillArgs;
@@ -45,39 +45,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Scores the submission, reports what it noticed on standard error, writes `--per-image`.
 pub fn evaluate(args: &Args) -> anyhow::Result<score::ScoreOutcome> {
-    let listing = list_images(&args.images, Some(&args.labels), ReadOptions { skip_bad: args.skip_bad })?;
-    for skipped in &listing.skipped {
-        tracing::warn!("skipped {skipped}");
-    }
-    let mut entries = listing.entries;
-    if let Some(subset) = &args.subset {
-        let chosen = split::read_list(subset, &entries)?;
-        entries = chosen.into_iter().map(|i| entries[i].clone()).collect();
-    }
-    check_unique_names(&entries)?;
+    let entries = select(&args.images, &args.labels, args.subset.as_deref(), args.skip_bad)?;
     let submission = Submission::read(&args.pred)?;
     let outcome = score::score(&submission, &entries, args.fill_rule.fill_rule)?;
-
-    for (label, warning) in &outcome.label_warnings {
-        tracing::warn!("{}: {warning}", label.display());
-    }
-    if !outcome.missing_rows.is_empty() {
-        let (image, class) = &outcome.missing_rows[0];
-        tracing::warn!(
-            "{} (image, class) rows are missing from {} and count as empty predictions (first: {image} / {})",
-            outcome.missing_rows.len(),
-            args.pred.display(),
-            CLASSES[*class]
-        );
-    }
-    if !outcome.extra_images.is_empty() {
-        tracing::warn!(
-            "{} image(s) of {} have no label and are ignored (first: {})",
-            outcome.extra_images.len(),
-            args.pred.display(),
-            outcome.extra_images[0]
-        );
-    }
+    warn(&outcome, &args.pred);
     if let Some(path) = &args.per_image {
         let mut text = format!("image_name,{}\n", CLASSES.join(","));
         for (name, row) in &outcome.table.rows {
@@ -90,4 +61,48 @@ pub fn evaluate(args: &Args) -> anyhow::Result<score::ScoreOutcome> {
         write_atomic(path, text.as_bytes())?;
     }
     Ok(outcome)
+}
+
+/// The labelled images to score: paired, optionally narrowed to a subset list, names unique.
+pub fn select(
+    images: &Path,
+    labels: &Path,
+    subset: Option<&Path>,
+    skip_bad: bool,
+) -> anyhow::Result<Vec<ImageEntry>> {
+    let listing = list_images(images, Some(labels), ReadOptions { skip_bad })?;
+    for skipped in &listing.skipped {
+        tracing::warn!("skipped {skipped}");
+    }
+    let mut entries = listing.entries;
+    if let Some(subset) = subset {
+        let chosen = split::read_list(subset, &entries)?;
+        entries = chosen.into_iter().map(|i| entries[i].clone()).collect();
+    }
+    check_unique_names(&entries)?;
+    Ok(entries)
+}
+
+/// Reports on standard error what scoring noticed: label warnings, missing rows, extra images.
+pub fn warn(outcome: &score::ScoreOutcome, pred: &Path) {
+    for (label, warning) in &outcome.label_warnings {
+        tracing::warn!("{}: {warning}", label.display());
+    }
+    if !outcome.missing_rows.is_empty() {
+        let (image, class) = &outcome.missing_rows[0];
+        tracing::warn!(
+            "{} (image, class) rows are missing from {} and count as empty predictions (first: {image} / {})",
+            outcome.missing_rows.len(),
+            pred.display(),
+            CLASSES[*class]
+        );
+    }
+    if !outcome.extra_images.is_empty() {
+        tracing::warn!(
+            "{} image(s) of {} have no label and are ignored (first: {})",
+            outcome.extra_images.len(),
+            pred.display(),
+            outcome.extra_images[0]
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! `boneseg train`: a run from a TOML config (with `--set` overrides), or `--resume` of one.
 
 use std::path::PathBuf;
+
+use anyhow::Context;
 use std::process::ExitCode;
 
 use boneseg_train::config::TrainConfig;
@@ -24,6 +26,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let mut report = BarReport::new();
     let outcome = match (&args.resume, &args.config) {
         (Some(run), _) => {
@@ -41,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         (None, None) => unreachable!("clap requires --config or --resume"),
     };
-    report.bar.finish_and_clear();
+    report.finish();
     let best = match (outcome.position.best_dice, outcome.position.best_epoch) {
         (Some(dice), Some(epoch)) => format!("best validation mean dice {dice:.4} (epoch {epoch})"),
         _ => "no validation yet".to_string(),
@@ -52,7 +55,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Stop::TimeLimit => "stopped at the time limit (continue with --resume)",
     };
     println!("{why} after {} steps; {best}; run in {}", outcome.position.step, outcome.run.display());
+    record(&outcome, started)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Appends a finished (or stopped) run to the experiment ledger: its resolved config, seed, data
+/// fingerprint, best validation dice with the per-class table of that epoch, and the run folder.
+pub fn record(outcome: &trainer::Outcome, started: std::time::Instant) -> anyhow::Result<()> {
+    let run = &outcome.run;
+    let read = |name: &str| {
+        std::fs::read_to_string(run.join(name))
+            .with_context(|| format!("reading {}", run.join(name).display()))
+    };
+    let config: toml::Table = toml::from_str(&read("config.toml")?)?;
+    let info: serde_json::Value = serde_json::from_str(&read("run.json")?)?;
+    let root = config.get("data").and_then(|d| d.get("root")).and_then(|r| r.as_str()).map(PathBuf::from);
+    let mut record = boneseg_ledger::Record::new("train")
+        .config(serde_json::to_value(&config)?)
+        .metric("steps", outcome.position.step as f64)
+        .output(run);
+    if let Some(seed) = info["seed"].as_u64() {
+        record = record.seed(seed);
+    }
+    if let Some(root) = root.filter(|r| r.is_dir()) {
+        record = record.data_fingerprint(boneseg_ledger::fingerprint(&[root.as_path()])?);
+    }
+    if let (Some(dice), Some(epoch)) = (outcome.position.best_dice, outcome.position.best_epoch) {
+        record = record.mean_dice(dice).metric("best_epoch", epoch as f64);
+        let table = read(&format!("validation/epoch{epoch:03}.csv"))?;
+        let classes: Vec<f64> = table
+            .lines()
+            .skip(1)
+            .take(boneseg_contract::NUM_CLASSES)
+            .filter_map(|line| line.split(',').nth(1)?.parse().ok())
+            .collect();
+        if classes.len() == boneseg_contract::NUM_CLASSES {
+            record = record.class_dice(classes);
+        }
+    }
+    let path = record.finish(started).append()?;
+    tracing::info!("recorded in the ledger {}", path.display());
+    Ok(())
 }
 
 fn default_run_dir(config: &std::path::Path) -> PathBuf {
@@ -62,15 +105,20 @@ fn default_run_dir(config: &std::path::Path) -> PathBuf {
     PathBuf::from("runs").join(format!("{stem}-{seconds}"))
 }
 
-/// Progress on standard error: one bar per epoch with loss, learning rate and images/s.
-struct BarReport {
+/// Progress on standard error: one bar per epoch with loss, learning rate and images/s (shared
+/// with `boneseg sweep`).
+pub struct BarReport {
     bar: ProgressBar,
     epoch: Option<usize>,
 }
 
 impl BarReport {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self { bar: ProgressBar::hidden(), epoch: None }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }
 

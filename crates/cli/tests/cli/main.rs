@@ -2,8 +2,10 @@
 //! small phantom corpus generated once per run.
 
 mod augment;
+mod browser;
 mod catalogue;
 mod model;
 mod pipeline;
+mod reports;
 mod support;
 mod train;

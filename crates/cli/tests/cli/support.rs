@@ -34,7 +34,22 @@ impl Run {
 }
 
 pub fn boneseg(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_boneseg")).args(args).output().expect("the binary runs");
+    boneseg_with_ledger(args, &scratch_ledger())
+}
+
+/// The ledger every test run writes to unless it names its own: never the project's.
+fn scratch_ledger() -> PathBuf {
+    static LEDGER: OnceLock<tempfile::TempDir> = OnceLock::new();
+    LEDGER.get_or_init(|| tempfile::tempdir().unwrap()).path().join("ledger.jsonl")
+}
+
+/// Runs the binary with its experiment ledger at `ledger`.
+pub fn boneseg_with_ledger(args: &[&str], ledger: &Path) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_boneseg"))
+        .args(args)
+        .env("BONESEG_LEDGER", ledger)
+        .output()
+        .expect("the binary runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use boneseg_models::burn::store::{BurnpackStore, ModuleStore};
 
-use crate::support::{boneseg, corpus, s};
+use crate::support::{boneseg, boneseg_with_ledger, corpus, s};
 
 /// A run small enough for a test: U-Net/ResNet-18 at 64x64 on the 3-person corpus (4 training
 /// images in fold 0 of 3), batch 2, a checkpoint after every step.
@@ -149,4 +149,39 @@ fn resume_after_kill_9_matches_an_uninterrupted_run() {
         text.lines().map(|line| line.split(',').take(4).collect::<Vec<_>>().join(",")).collect()
     };
     assert_eq!(losses(&straight), losses(&killed));
+}
+
+/// A sweep trains each grid point once, records each run in the ledger, ranks them, and skips
+/// finished points when run again.
+#[test]
+fn a_sweep_trains_each_point_once_and_the_ledger_compares_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 1);
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(&grid, "[optim]\nlr = [1e-3, 2e-3]\n").unwrap();
+    let (out, ledger) = (dir.path().join("sweep"), dir.path().join("ledger.jsonl"));
+    let sweep = ["sweep", "--config", s(&config), "--grid", s(&grid), "--out", s(&out)];
+    boneseg_with_ledger(&sweep, &ledger).expect(0).says(&[
+        "p000 (1 of 2): optim.lr=0.001",
+        "p001 (2 of 2): optim.lr=0.002",
+        "rank",
+    ]);
+    let board = std::fs::read_to_string(out.join("leaderboard.csv")).unwrap();
+    assert_eq!(board.lines().count(), 3, "{board}");
+    boneseg_with_ledger(&sweep, &ledger).expect(0).says(&["p000 already finished", "p001 already finished"]);
+
+    let list = boneseg_with_ledger(&["runs", "list"], &ledger).expect(0).stdout;
+    let rows: Vec<&str> = list.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "finished points are not trained or recorded again:\n{list}");
+    assert!(rows.iter().all(|r| r.contains("train") && r.contains(" 5 ")), "{list}");
+    let record: serde_json::Value =
+        serde_json::from_str(&boneseg_with_ledger(&["runs", "show", "1"], &ledger).expect(0).stdout).unwrap();
+    assert_eq!(record["config"]["optim"]["lr"], 0.001);
+    assert_eq!(record["class_dice"].as_array().unwrap().len(), 29);
+    assert_eq!(record["outputs"][0], s(&out.join("p000")));
+    let compared = boneseg_with_ledger(&["runs", "compare", "1", "2"], &ledger).expect(0).stdout;
+    assert!(
+        compared.contains("config: 1 key(s) differ") && compared.contains("optim.lr: 0.001 -> 0.002"),
+        "{compared}"
+    );
 }
