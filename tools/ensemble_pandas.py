@@ -3,7 +3,7 @@ with pandas, decode every RLE of every model to a dense 2048² uint8 mask, vote 
 re-encode. Also makes the benchmark's inputs.
 
 Usage:
-  python tools/ensemble_pandas.py make TRUTH.csv OUT_DIR MODELS   # MODELS shifted copies of a submission
+  python tools/ensemble_pandas.py make TRUTH.csv OUT_DIR MODELS SIZE  # MODELS shifted copies of a submission
   python tools/ensemble_pandas.py vote OUT.csv SIZE A.csv B.csv ...  # majority vote, the team's way
 Run under /usr/bin/time -v for the peak memory.
 """
@@ -33,7 +33,7 @@ def decode_rle_to_mask(rle, height, width):
     return img.reshape(height, width)
 
 
-def make(truth, out_dir, models):
+def make(truth, out_dir, models, size):
     """Model k: the truth with every run shifted by 3k pixels and trimmed by k at its end."""
     df = pd.read_csv(truth, keep_default_na=False)
     for k in range(models):
@@ -46,6 +46,9 @@ def make(truth, out_dir, models):
             end = 0
             for s, l in zip(starts, lengths):
                 s = max(s, end + 1)
+                l = min(l, size * size + 1 - s)
+                if l <= 0:
+                    break
                 out += [s, l]
                 end = s + l
             return " ".join(map(str, out))
@@ -66,6 +69,6 @@ def vote(out, size, inputs):
 
 if __name__ == "__main__":
     if sys.argv[1] == "make":
-        make(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        make(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     else:
         vote(sys.argv[2], int(sys.argv[3]), sys.argv[4:])

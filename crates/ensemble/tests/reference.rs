@@ -56,12 +56,14 @@ fn probability_means_match_the_reference() {
 fn mismatched_inputs_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("other.csv");
-    let text = std::fs::read_to_string(fixture("model1.csv")).unwrap().replace("a.png,finger-2", "c.png,finger-2");
+    let text =
+        std::fs::read_to_string(fixture("model1.csv")).unwrap().replace("a.png,finger-2", "c.png,finger-2");
     std::fs::write(&other, text).unwrap();
     let out = dir.path().join("out.csv");
-    let err = vote_submissions(&[fixture("model0.csv"), other.clone()], &out, 1, &size, PostProcess::default())
-        .unwrap_err()
-        .to_string();
+    let err =
+        vote_submissions(&[fixture("model0.csv"), other.clone()], &out, 1, &size, PostProcess::default())
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("other.csv: line 3: c.png / finger-2 where"), "{err}");
     assert!(!out.exists(), "no half-written output");
 }
@@ -70,7 +72,8 @@ fn mismatched_inputs_are_named() {
 fn the_two_level_recipe_streams_groups_into_a_hard_vote() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = fixture("");
-    let group = |name: &str| format!("[[group]]\nname = \"{name}\"\nstores = [\"store0\", \"store1\", \"store2\"]\n");
+    let group =
+        |name: &str| format!("[[group]]\nname = \"{name}\"\nstores = [\"store0\", \"store1\", \"store2\"]\n");
     // Three identical groups vote like one: the recipe's output is the group's soft vote.
     let text = format!("{}{}{}", group("a"), group("b"), group("c"));
     let recipe = boneseg_ensemble::recipe::Recipe::parse(&text, &fixtures, "recipe.toml").unwrap();

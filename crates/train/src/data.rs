@@ -54,21 +54,24 @@ pub struct DataSplit {
 impl DataSplit {
     /// The data of `config`: its dataset, fold, exclusion list, cache settings and augmentation.
     pub fn prepare(config: &TrainConfig, report: &mut dyn FnMut(&str)) -> Result<DataSplit, PrepareError> {
-        let data = &config.data;
-        let augment = augment_pipeline(config.augment.as_ref(), data.size)?;
-        let source = match &data.split_dir {
-            Some(dir) => FoldSource::SplitDir(dir.clone()),
-            None => FoldSource::Computed { folds: data.folds, seed: None },
-        };
-        let selection = SelectionOptions {
-            fold: data.fold,
-            source,
-            exclude: data.exclude.clone(),
-            exclude_from_validation: false,
-        };
-        let cache =
-            CacheOptions { dir: data.cache_dir.clone(), ..CacheOptions::new(data.size, config.fill_rule()) };
-        DataSplit::open(&data.root, &selection, &cache, augment, report)
+        let augment = augment_pipeline(config.augment.as_ref(), config.data.size)?;
+        DataSplit::open(
+            &config.data.root,
+            &selection_options(config),
+            &cache_options(config),
+            augment,
+            report,
+        )
+    }
+
+    /// Only the validation samples of `config` (what `thresholds tune` searches on).
+    pub fn validation(
+        config: &TrainConfig,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<SampleCache, PrepareError> {
+        let dataset = Dataset::open(&config.data.root, ReadOptions::default())?;
+        let chosen = Selection::resolve(&dataset.train, &selection_options(config))?;
+        Ok(build_reporting("validation", chosen.val, &cache_options(config), report)?.0)
     }
 
     /// Opens the dataset at `root`, selects the images and builds both caches (sharing one
@@ -97,6 +100,28 @@ impl DataSplit {
         };
         let (validation, _) = build_reporting("validation", chosen.val.clone(), &rest, report)?;
         Ok(DataSplit { selection: chosen, train, validation, augment: Arc::new(augment) })
+    }
+}
+
+/// The images `config` trains and validates on.
+fn selection_options(config: &TrainConfig) -> SelectionOptions {
+    let data = &config.data;
+    let source = match &data.split_dir {
+        Some(dir) => FoldSource::SplitDir(dir.clone()),
+        None => FoldSource::Computed { folds: data.folds, seed: None },
+    };
+    SelectionOptions {
+        fold: data.fold,
+        source,
+        exclude: data.exclude.clone(),
+        exclude_from_validation: false,
+    }
+}
+
+fn cache_options(config: &TrainConfig) -> CacheOptions {
+    CacheOptions {
+        dir: config.data.cache_dir.clone(),
+        ..CacheOptions::new(config.data.size, config.fill_rule())
     }
 }
 

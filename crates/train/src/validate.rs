@@ -19,7 +19,7 @@ use boneseg_models::burn::tensor::Device;
 use rayon::prelude::*;
 
 pub use table::ScoreTable;
-pub use upsample::{logit, logits_to_masks, upsample_threshold};
+pub use upsample::{logit, logits_to_masks, resize_bilinear, upsample_probs, upsample_threshold};
 
 use crate::data::{CachedSample, SampleCache, Truth, images_tensor};
 

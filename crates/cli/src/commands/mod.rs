@@ -5,6 +5,8 @@ mod augment_dataset;
 mod bench;
 mod data;
 mod demo;
+mod ensemble;
+mod infer;
 mod model;
 mod predict;
 mod score;
@@ -12,6 +14,7 @@ mod show;
 mod split;
 mod submission;
 mod synth;
+mod thresholds;
 mod train;
 mod weights;
 
@@ -45,8 +48,15 @@ pub enum Command {
     Bench(bench::Command),
     /// Train a model from a TOML config, or resume a run.
     Train(train::Args),
-    /// A trained run's submission for a folder of images.
+    /// A trained run's submission for a folder of images (the plain path of `infer`).
     Predict(predict::Args),
+    /// Runs to a submission: sliding window, TTA, per-class thresholds, post-processing, probability store.
+    Infer(infer::Args),
+    /// Per-class thresholds tuned on a run's validation fold.
+    #[command(subcommand)]
+    Thresholds(thresholds::Command),
+    /// Combine submissions (hard vote) or probability stores (mean), or run a two-level recipe.
+    Ensemble(ensemble::Args),
     /// Bring pretrained weights from PyTorch.
     #[command(subcommand)]
     Weights(weights::Command),
@@ -71,6 +81,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(command) => bench::run(command),
         Command::Train(args) => train::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Infer(args) => infer::run(args),
+        Command::Thresholds(command) => thresholds::run(command),
+        Command::Ensemble(args) => ensemble::run(args),
         Command::Augment(command) => augment::run(command),
         Command::AugmentDataset(args) => augment_dataset::run(args),
     }

@@ -3,6 +3,7 @@
 
 mod augment;
 mod catalogue;
+mod infer;
 mod model;
 mod pipeline;
 mod support;
