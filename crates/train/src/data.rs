@@ -55,8 +55,23 @@ impl DataSplit {
     /// The data of `config`: its dataset, fold, exclusion list, cache settings and augmentation.
     pub fn prepare(config: &TrainConfig, report: &mut dyn FnMut(&str)) -> Result<DataSplit, PrepareError> {
         let augment = augment_pipeline(config.augment.as_ref(), config.data.size)?;
-        let (selection, cache) = sources(config);
-        DataSplit::open(&config.data.root, &selection, &cache, augment, report)
+        DataSplit::open(
+            &config.data.root,
+            &selection_options(config),
+            &cache_options(config),
+            augment,
+            report,
+        )
+    }
+
+    /// Only the validation samples of `config` (what `thresholds tune` searches on).
+    pub fn validation(
+        config: &TrainConfig,
+        report: &mut dyn FnMut(&str),
+    ) -> Result<SampleCache, PrepareError> {
+        let dataset = Dataset::open(&config.data.root, ReadOptions::default())?;
+        let chosen = Selection::resolve(&dataset.train, &selection_options(config))?;
+        Ok(build_reporting("validation", chosen.val, &cache_options(config), report)?.0)
     }
 
     /// Opens the dataset at `root`, selects the images and builds both caches (sharing one
@@ -88,35 +103,26 @@ impl DataSplit {
     }
 }
 
-/// Which images a config selects and how it caches them.
-fn sources(config: &TrainConfig) -> (SelectionOptions, CacheOptions) {
+/// The images `config` trains and validates on.
+fn selection_options(config: &TrainConfig) -> SelectionOptions {
     let data = &config.data;
     let source = match &data.split_dir {
         Some(dir) => FoldSource::SplitDir(dir.clone()),
         None => FoldSource::Computed { folds: data.folds, seed: None },
     };
-    let selection = SelectionOptions {
+    SelectionOptions {
         fold: data.fold,
         source,
         exclude: data.exclude.clone(),
         exclude_from_validation: false,
-    };
-    let cache =
-        CacheOptions { dir: data.cache_dir.clone(), ..CacheOptions::new(data.size, config.fill_rule()) };
-    (selection, cache)
+    }
 }
 
-/// Only the validation images of `config`'s fold: scoring a trained run need not decode its
-/// training images.
-pub fn prepare_validation(
-    config: &TrainConfig,
-    report: &mut dyn FnMut(&str),
-) -> Result<SampleCache, PrepareError> {
-    let (selection, cache) = sources(config);
-    let dataset = Dataset::open(&config.data.root, ReadOptions::default())?;
-    let chosen = Selection::resolve(&dataset.train, &selection)?;
-    report(&format!("data: {} validation images (fold {})", chosen.val.len(), selection.fold));
-    Ok(build_reporting("validation", chosen.val, &cache, report)?.0)
+fn cache_options(config: &TrainConfig) -> CacheOptions {
+    CacheOptions {
+        dir: config.data.cache_dir.clone(),
+        ..CacheOptions::new(config.data.size, config.fill_rule())
+    }
 }
 
 /// Builds a cache on a helper thread while this one relays its progress to `report`.

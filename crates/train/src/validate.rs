@@ -20,11 +20,11 @@ use boneseg_models::burn::tensor::Device;
 use rayon::prelude::*;
 
 pub use table::ScoreTable;
-pub use upsample::{logit, logits_to_masks, upsample_threshold};
+pub use upsample::{logit, logits_to_masks, resize_bilinear, upsample_probs, upsample_threshold};
 
 use crate::config::TrainConfig;
-use crate::data::{CachedSample, PrepareError, SampleCache, Truth, images_tensor, prepare_validation};
-use crate::predict::{PredictError, load_run};
+use crate::data::{CachedSample, DataSplit, PrepareError, SampleCache, Truth, images_tensor};
+use crate::infer::{InferError, load_run};
 use crate::run::RunDir;
 
 /// How to validate.
@@ -78,7 +78,7 @@ pub fn validate(
 #[derive(Debug, thiserror::Error)]
 pub enum RunValidationError {
     #[error(transparent)]
-    Load(#[from] PredictError),
+    Load(#[from] InferError),
     #[error(transparent)]
     Data(#[from] PrepareError),
     #[error("{0}")]
@@ -117,7 +117,7 @@ pub fn validate_run(
         let path = RunDir::open(run).map_err(|e| RunValidationError::Config(e.to_string()))?.config_path();
         TrainConfig::load(&path, &options.overrides).map_err(|e| RunValidationError::Config(e.to_string()))?
     };
-    let set = prepare_validation(&config, report)?;
+    let set = DataSplit::validation(&config, report)?;
     let validate_options = ValidateOptions {
         threshold: options.threshold.unwrap_or(config.train.threshold),
         batch_size: options.batch_size.unwrap_or(config.train.batch_size),

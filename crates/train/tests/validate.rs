@@ -79,7 +79,7 @@ fn perfect_logits_at_the_original_size_score_exactly_one() {
     for entry in &entries {
         let masks = boneseg_data::labels::load(entry, FillRule::default()).unwrap().masks;
         let logits = perfect_logits(&masks);
-        assert_eq!(logits_to_masks(&logits, 128, 128, 128, 128, 0.5), masks);
+        assert_eq!(logits_to_masks(&logits, 128, 128, 128, 128, &[0.5; 29]), masks);
         table.push(entry.name(), score_logits(&logits, 128, 128, &Truth::from_masks(&masks), 0.5));
     }
     assert!(table.rows.iter().all(|(_, row)| row.iter().all(|&d| d == 1.0)));

@@ -7,6 +7,8 @@ mod data;
 mod demo;
 mod eda;
 mod evaluate;
+mod ensemble;
+mod infer;
 mod model;
 mod predict;
 mod runs;
@@ -16,6 +18,7 @@ mod split;
 mod submission;
 mod sweep;
 mod synth;
+mod thresholds;
 mod train;
 mod validate;
 mod weights;
@@ -50,10 +53,17 @@ pub enum Command {
     Bench(bench::Command),
     /// Train a model from a TOML config, or resume a run.
     Train(train::Args),
-    /// A trained run's submission for a folder of images.
+    /// A trained run's submission for a folder of images (the plain path of `infer`).
     Predict(predict::Args),
     /// Score a trained run's checkpoint on its validation fold, as training does.
     Validate(validate::Args),
+    /// Runs to a submission: sliding window, TTA, per-class thresholds, post-processing, probability store.
+    Infer(infer::Args),
+    /// Per-class thresholds tuned on a run's validation fold.
+    #[command(subcommand)]
+    Thresholds(thresholds::Command),
+    /// Combine submissions (hard vote) or probability stores (mean), or run a two-level recipe.
+    Ensemble(ensemble::Args),
     /// Bring pretrained weights from PyTorch.
     #[command(subcommand)]
     Weights(weights::Command),
@@ -88,6 +98,9 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Infer(args) => infer::run(args),
+        Command::Thresholds(command) => thresholds::run(command),
+        Command::Ensemble(args) => ensemble::run(args),
         Command::Augment(command) => augment::run(command),
         Command::AugmentDataset(args) => augment_dataset::run(args),
         Command::Eda(args) => eda::run(args),

@@ -1,9 +1,10 @@
-//! `boneseg predict`: a trained run's submission for a folder of images.
+//! `boneseg predict`: a trained run's submission for a folder of images, the plain path of
+//! `boneseg infer` (whole image, one view, no post-processing).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use boneseg_train::predict::{PredictOptions, predict};
+use boneseg_train::infer::{InferOptions, infer};
 
 use crate::progress::bar;
 
@@ -20,7 +21,7 @@ pub struct Args {
     /// Which checkpoint: best (by validation mean dice) or last.
     #[arg(long, default_value = "best")]
     pub checkpoint: String,
-    /// Probability threshold (default: the run's train.threshold).
+    /// Probability threshold (default: the run's thresholds.toml, else its train.threshold).
     #[arg(long)]
     pub threshold: Option<f64>,
     /// cpu, vulkan, wgpu or cuda (default: the run's train.device).
@@ -29,15 +30,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let options =
-        PredictOptions { checkpoint: args.checkpoint, threshold: args.threshold, device: args.device };
+    let options = InferOptions::plain(args.checkpoint, args.device, args.threshold);
     let mut progress = None;
-    let count = predict(&args.run, &args.images, &args.out, &options, |done, total| {
-        progress.get_or_insert_with(|| bar(total, "images")).set_position(done as u64);
-    })?;
+    let summary =
+        infer(std::slice::from_ref(&args.run), &args.images, &args.out, &options, |done, total| {
+            progress.get_or_insert_with(|| bar(total, "images")).set_position(done as u64);
+        })?;
     if let Some(progress) = progress {
         progress.finish_and_clear();
     }
-    println!("{count} images predicted; submission written to {}", args.out.display());
+    println!("{} images predicted; submission written to {}", summary.images, args.out.display());
     Ok(ExitCode::SUCCESS)
 }

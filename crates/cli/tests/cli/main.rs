@@ -4,6 +4,7 @@
 mod augment;
 mod browser;
 mod catalogue;
+mod infer;
 mod model;
 mod pipeline;
 mod reports;

@@ -10,7 +10,7 @@ use crate::support::{boneseg, boneseg_with_ledger, corpus, s};
 
 /// A run small enough for a test: U-Net/ResNet-18 at 64x64 on the 3-person corpus (4 training
 /// images in fold 0 of 3), batch 2, a checkpoint after every step.
-fn write_config(dir: &Path, epochs: usize) -> PathBuf {
+pub fn write_config(dir: &Path, epochs: usize) -> PathBuf {
     let config = dir.join("tiny.toml");
     std::fs::write(
         &config,

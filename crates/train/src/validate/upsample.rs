@@ -9,6 +9,7 @@
 //! bit mask and two rows of floats.
 
 use boneseg_contract::{BitMask, ClassMasks, NUM_CLASSES};
+use boneseg_ensemble::SparseProbs;
 use rayon::prelude::*;
 
 /// The logit of a probability threshold: `sigmoid(x) > t` exactly when `x > logit(t)`.
@@ -54,24 +55,23 @@ impl Row {
     }
 }
 
-/// The mask, at `out_height x out_width`, where the bilinearly upsampled `height x width` logits
-/// (one class, row-major) exceed `logit(threshold)`.
-pub fn upsample_threshold(
+/// Visits the output rows of the bilinear upsampling of a `height x width` plane (one class,
+/// row-major) to `out_height x out_width`: `visit(y, top, bottom, h0, h1)` where output row `y`
+/// is `top * h0 + bottom * h1` (two source rows already interpolated across). Rows whose two
+/// source rows lie clearly below `skip_below` are not visited.
+fn for_each_row(
     logits: &[f32],
-    height: usize,
-    width: usize,
-    out_height: usize,
-    out_width: usize,
-    threshold: f64,
-) -> BitMask {
+    (height, width): (usize, usize),
+    (out_height, out_width): (usize, usize),
+    skip_below: Option<f32>,
+    mut visit: impl FnMut(usize, &[f32], &[f32], f32, f32),
+) {
     assert_eq!(logits.len(), height * width, "logits are not {height}x{width}");
-    let cut = logit(threshold);
     let (rows, cols) = (Axis::new(height, out_height), Axis::new(width, out_width));
     let row_max: Vec<f32> =
         logits.chunks_exact(width).map(|r| r.iter().copied().fold(f32::NEG_INFINITY, f32::max)).collect();
     // A blend of values below `m` stays below `m` up to rounding; the margin covers rounding.
-    let clearly_below = |m: f32| m < cut - 1e-4 * (1.0 + m.abs() + cut.abs());
-    let mut mask = BitMask::new(out_height, out_width);
+    let clearly_below = |m: f32| skip_below.is_some_and(|cut| m < cut - 1e-4 * (1.0 + m.abs() + cut.abs()));
     let mut a = Row { source: None, values: vec![0.0; out_width] };
     let mut b = Row { source: None, values: vec![0.0; out_width] };
     for (y, &(i0, i1, h0, h1)) in rows.taps.iter().enumerate() {
@@ -88,8 +88,25 @@ pub fn upsample_threshold(
         if b.source != Some(i1) {
             b.fill(i1, &logits[i1 * width..(i1 + 1) * width], &cols);
         }
+        visit(y, &a.values, &b.values, h0, h1);
+    }
+}
+
+/// The mask, at `out_height x out_width`, where the bilinearly upsampled `height x width` logits
+/// (one class, row-major) exceed `logit(threshold)`.
+pub fn upsample_threshold(
+    logits: &[f32],
+    height: usize,
+    width: usize,
+    out_height: usize,
+    out_width: usize,
+    threshold: f64,
+) -> BitMask {
+    let cut = logit(threshold);
+    let mut mask = BitMask::new(out_height, out_width);
+    for_each_row(logits, (height, width), (out_height, out_width), Some(cut), |y, top, bottom, h0, h1| {
         let mut start = None;
-        for (x, (&top, &bottom)) in a.values.iter().zip(&b.values).enumerate() {
+        for (x, (&top, &bottom)) in top.iter().zip(bottom).enumerate() {
             let on = top * h0 + bottom * h1 > cut;
             match (on, start) {
                 (true, None) => start = Some(x),
@@ -103,28 +120,68 @@ pub fn upsample_threshold(
         if let Some(first) = start {
             mask.set_span(y, first, out_width - 1);
         }
-    }
+    });
     mask
 }
 
+/// The probabilities at or above `floor` of the bilinearly upsampled logits (one class), for
+/// the probability store; rows entirely below the floor are never computed.
+pub fn upsample_probs(
+    logits: &[f32],
+    (height, width): (usize, usize),
+    (out_height, out_width): (usize, usize),
+    floor: f32,
+) -> SparseProbs {
+    let mut probs = SparseProbs::default();
+    let cut = logit(f64::from(floor));
+    for_each_row(logits, (height, width), (out_height, out_width), Some(cut), |y, top, bottom, h0, h1| {
+        for (x, (&top, &bottom)) in top.iter().zip(bottom).enumerate() {
+            let value = top * h0 + bottom * h1;
+            probs.push(y * out_width + x, 1.0 / (1.0 + (-value).exp()), floor);
+        }
+    });
+    probs
+}
+
+/// A plane resized bilinearly (`align_corners = false`, as the leaderboard's upsampling): how
+/// test-time-augmentation views at other scales come back to a common grid.
+pub fn resize_bilinear(
+    plane: &[f32],
+    (height, width): (usize, usize),
+    (out_height, out_width): (usize, usize),
+) -> Vec<f32> {
+    let mut out = vec![0.0; out_height * out_width];
+    for_each_row(plane, (height, width), (out_height, out_width), None, |y, top, bottom, h0, h1| {
+        for ((value, &top), &bottom) in
+            out[y * out_width..(y + 1) * out_width].iter_mut().zip(top).zip(bottom)
+        {
+            *value = top * h0 + bottom * h1;
+        }
+    });
+    out
+}
+
 /// All classes of one image's logits (`[29, height, width]`, row-major) as masks at the
-/// original size, in parallel over classes: what prediction encodes as RLE.
+/// original size, each class at its own threshold, in parallel over classes: what inference
+/// encodes as RLE.
 pub fn logits_to_masks(
     logits: &[f32],
     height: usize,
     width: usize,
     out_height: usize,
     out_width: usize,
-    threshold: f64,
+    thresholds: &[f64],
 ) -> ClassMasks {
     assert_eq!(
         logits.len(),
         NUM_CLASSES * height * width,
         "logits are not [{NUM_CLASSES}, {height}, {width}]"
     );
+    assert_eq!(thresholds.len(), NUM_CLASSES, "one threshold per class");
     let classes: Vec<BitMask> = logits
         .par_chunks_exact(height * width)
-        .map(|class| upsample_threshold(class, height, width, out_height, out_width, threshold))
+        .zip(thresholds)
+        .map(|(class, &threshold)| upsample_threshold(class, height, width, out_height, out_width, threshold))
         .collect();
     let mut masks = ClassMasks::new(out_height, out_width);
     for (class, mask) in classes.into_iter().enumerate() {

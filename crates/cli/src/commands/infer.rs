@@ -1,0 +1,137 @@
+//! `boneseg infer`: runs to a submission with sliding windows, test-time augmentation, per-class
+//! thresholds, post-processing and an optional probability store.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use boneseg_ensemble::store::DEFAULT_FLOOR;
+use boneseg_ensemble::{ClassRule, PostProcess};
+use boneseg_train::infer::{InferOptions, Merge, Mode, Tta, Window, infer};
+
+use crate::progress::bar;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A run directory written by `boneseg train`; several runs are merged like TTA views.
+    #[arg(long, required = true)]
+    pub run: Vec<PathBuf>,
+    /// Folder of PNG images (searched recursively, e.g. test/DCM).
+    #[arg(long)]
+    pub images: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which checkpoint: best (by validation mean dice) or last.
+    #[arg(long, default_value = "best")]
+    pub checkpoint: String,
+    /// One threshold for all classes (default: the first run's thresholds.toml from
+    /// `boneseg thresholds tune`, else its train.threshold).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// cpu, vulkan, wgpu or cuda (default: the run's train.device).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// whole: the image resized to the training size; sliding: windows over the full image.
+    #[arg(long, default_value = "whole", value_parser = ["whole", "sliding"])]
+    pub mode: String,
+    /// Sliding window side in pixels (default: the run's training size).
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Step between windows (default: half the window).
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// Gaussian blending sigma, as a fraction of the window side.
+    #[arg(long, default_value_t = 0.125)]
+    pub sigma: f64,
+    /// Windows per forward pass.
+    #[arg(long, default_value_t = 4)]
+    pub window_batch: usize,
+    /// TTA: add horizontally flipped views.
+    #[arg(long)]
+    pub hflip: bool,
+    /// TTA: input scales, e.g. 0.9,1.0,1.1.
+    #[arg(long, value_delimiter = ',', default_value = "1.0")]
+    pub scales: Vec<f64>,
+    /// TTA: brightness multipliers, e.g. 0.9,1.0,1.1.
+    #[arg(long, value_delimiter = ',', default_value = "1.0")]
+    pub brightness: Vec<f64>,
+    /// Merge views (and runs) on logits or probs.
+    #[arg(long, default_value = "logits")]
+    pub merge: Merge,
+    #[command(flatten)]
+    pub post: PostArgs,
+    /// Also write the probabilities at or above --floor to a probability store in this folder.
+    #[arg(long)]
+    pub probs: Option<PathBuf>,
+    #[arg(long, default_value_t = DEFAULT_FLOOR)]
+    pub floor: f32,
+}
+
+/// Post-processing flags, shared with `boneseg ensemble`.
+#[derive(clap::Args)]
+pub struct PostArgs {
+    /// Per-class post-processing rules (TOML: [default] and [class.NAME] with min_size,
+    /// keep_largest, fill_holes); overrides the three flags below.
+    #[arg(long)]
+    pub postprocess: Option<PathBuf>,
+    /// Remove connected components smaller than this many pixels (all classes).
+    #[arg(long, default_value_t = 0)]
+    pub min_size: u64,
+    /// Keep only the largest component of each class.
+    #[arg(long)]
+    pub keep_largest: bool,
+    /// Fill holes in each class.
+    #[arg(long)]
+    pub fill_holes: bool,
+}
+
+impl PostArgs {
+    pub fn rules(&self) -> anyhow::Result<PostProcess> {
+        match &self.postprocess {
+            Some(path) => PostProcess::load(path).map_err(anyhow::Error::msg),
+            None => Ok(PostProcess::uniform(ClassRule {
+                min_size: self.min_size,
+                keep_largest: self.keep_largest,
+                fill_holes: self.fill_holes,
+            })),
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mode = match args.mode.as_str() {
+        "sliding" => Mode::Sliding(Window {
+            size: args.window,
+            stride: args.stride,
+            sigma: args.sigma,
+            batch: args.window_batch,
+        }),
+        _ => Mode::Whole,
+    };
+    let options = InferOptions {
+        checkpoint: args.checkpoint,
+        device: args.device,
+        threshold: args.threshold,
+        mode,
+        tta: Tta { hflip: args.hflip, scales: args.scales, brightness: args.brightness, merge: args.merge },
+        post: args.post.rules()?,
+        probs: args.probs.clone().map(|dir| (dir, args.floor)),
+    };
+    let mut progress = None;
+    let summary = infer(&args.run, &args.images, &args.out, &options, |done, total| {
+        progress.get_or_insert_with(|| bar(total, "images")).set_position(done as u64);
+    })?;
+    if let Some(progress) = progress {
+        progress.finish_and_clear();
+    }
+    println!(
+        "{} images inferred ({} views per image, thresholds from {}); submission written to {}",
+        summary.images,
+        summary.views,
+        summary.thresholds,
+        args.out.display()
+    );
+    if let Some(dir) = &args.probs {
+        println!("probability store written to {}", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

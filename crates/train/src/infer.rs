@@ -1,0 +1,294 @@
+//! `boneseg infer` (and `boneseg predict`, its plain form): trained runs to a submission.
+//!
+//! Per image, for each run and each test-time view: the model's logits, either of the whole
+//! image resized to the training size (the baseline) or of a Gaussian-blended sliding window
+//! over the full-resolution image ([`window`]); the view is undone and the views and runs are
+//! merged on one grid ([`views`]). The merged logits are then upsampled bilinearly
+//! (`align_corners = false`) to the image's size and thresholded per class, post-processed, and
+//! RLE-encoded; the probabilities at or above a floor can go to a probability store too.
+//!
+//! One image at a time, read, inferred, encoded and written: memory does not grow with the
+//! number of images. The largest buffer is the sliding window's `[29, height, width]`
+//! accumulator of the current image (whole-image mode holds only `[29, size, size]`).
+
+pub mod views;
+pub mod window;
+
+use std::path::{Path, PathBuf};
+
+use boneseg_augment::geometric::resize::resize_linear;
+use boneseg_augment::plane::{Plane, gray_to_plane};
+use boneseg_contract::NUM_CLASSES;
+use boneseg_contract::submission::SubmissionWriter;
+use boneseg_data::image_io::read_gray;
+use boneseg_data::layout::{ReadOptions, check_unique_names, list_images};
+use boneseg_ensemble::store::{ProbRow, ProbWriter, StoreError};
+use boneseg_ensemble::{ClassThresholds, PostProcess, SparseProbs};
+use boneseg_models::burn::store::{BurnpackStore, ModuleSnapshot};
+use boneseg_models::burn::tensor::Device;
+use boneseg_models::device::Backend;
+use boneseg_models::{ModelSpec, SegmentationModel};
+use rayon::prelude::*;
+
+use crate::config::TrainConfig;
+use crate::data::images_tensor;
+use crate::run::{RunDir, recover_checkpoint};
+use crate::validate::{logits_to_masks, resize_bilinear, upsample_probs};
+pub use views::{Merge, Tta, View};
+pub use window::Window;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InferError {
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Data(#[from] boneseg_data::DataError),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where the logits of a view come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// The whole image resized to the training size (the baseline).
+    Whole,
+    /// Windows over the full-resolution image.
+    Sliding(Window),
+}
+
+/// How to infer.
+#[derive(Clone, Debug)]
+pub struct InferOptions {
+    /// `best` or `last`.
+    pub checkpoint: String,
+    /// Overrides the runs' `train.device`.
+    pub device: Option<String>,
+    /// One threshold for every class, overriding the first run's `thresholds.toml` (or, without
+    /// one, its `train.threshold`).
+    pub threshold: Option<f64>,
+    pub mode: Mode,
+    pub tta: Tta,
+    pub post: PostProcess,
+    /// Also write a probability store there, with this floor.
+    pub probs: Option<(PathBuf, f32)>,
+}
+
+impl InferOptions {
+    /// The baseline: whole image, one view, no post-processing.
+    pub fn plain(checkpoint: String, device: Option<String>, threshold: Option<f64>) -> InferOptions {
+        InferOptions {
+            checkpoint,
+            device,
+            threshold,
+            mode: Mode::Whole,
+            tta: Tta::default(),
+            post: PostProcess::default(),
+            probs: None,
+        }
+    }
+}
+
+/// What was done.
+#[derive(Clone, Debug)]
+pub struct InferSummary {
+    pub images: usize,
+    /// Where the thresholds came from.
+    pub thresholds: String,
+    pub views: usize,
+}
+
+/// A run's model, ready for inference, with the config it was trained with.
+pub fn load_run(
+    run: &Path,
+    checkpoint: &str,
+    device: Option<&str>,
+) -> Result<(SegmentationModel, TrainConfig, Device), InferError> {
+    let setup = InferError::Setup;
+    let dir = RunDir::open(run).map_err(|e| setup(e.to_string()))?;
+    let config = TrainConfig::load(&dir.config_path(), &[]).map_err(|e| setup(e.to_string()))?;
+    let backend: Backend = device.unwrap_or(&config.train.device).parse().map_err(setup)?;
+    let device = backend.device().map_err(setup)?;
+    let spec = ModelSpec::new(
+        config.model.arch.parse().map_err(setup)?,
+        config.model.encoder.parse().map_err(setup)?,
+        config.model.classes,
+    )
+    .map_err(setup)?;
+    let checkpoint_dir =
+        recover_checkpoint(&dir.checkpoint(checkpoint))
+            .map_err(|e| setup(e.to_string()))?
+            .ok_or_else(|| setup(format!("{} has no `{checkpoint}` checkpoint yet", run.display())))?;
+    let mut model = SegmentationModel::new(spec, &device);
+    let weights = checkpoint_dir.join("model.bpk");
+    model
+        .load_from(&mut BurnpackStore::from_file(&weights))
+        .map_err(|e| setup(format!("{}: {e}", weights.display())))?;
+    Ok((model, config, device))
+}
+
+/// One loaded run.
+struct Model {
+    model: SegmentationModel,
+    size: usize,
+    device: Device,
+}
+
+/// The thresholds to use, and where they came from.
+fn thresholds(
+    runs: &[PathBuf],
+    first: &TrainConfig,
+    options: &InferOptions,
+) -> Result<(ClassThresholds, String), InferError> {
+    if let Some(t) = options.threshold {
+        return Ok((ClassThresholds::uniform(t), format!("--threshold {t}")));
+    }
+    match ClassThresholds::of_run(&runs[0]).map_err(InferError::Setup)? {
+        Some(tuned) => {
+            Ok((tuned, format!("{}", runs[0].join(boneseg_ensemble::thresholds::FILE_NAME).display())))
+        }
+        None => Ok((
+            ClassThresholds::uniform(first.train.threshold),
+            format!("train.threshold {} of {}", first.train.threshold, runs[0].display()),
+        )),
+    }
+}
+
+/// Writes the submission (and the store) for every PNG under `images`.
+pub fn infer(
+    runs: &[PathBuf],
+    images: &Path,
+    out: &Path,
+    options: &InferOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<InferSummary, InferError> {
+    assert!(!runs.is_empty(), "at least one run");
+    let mut models = Vec::new();
+    let mut first_config = None;
+    for run in runs {
+        let (model, config, device) = load_run(run, &options.checkpoint, options.device.as_deref())?;
+        models.push(Model { model, size: config.data.size, device });
+        first_config.get_or_insert(config);
+    }
+    let first_config = first_config.expect("one run");
+    let (thresholds, source) = thresholds(runs, &first_config, options)?;
+    let listing = list_images(images, None, ReadOptions::default())?;
+    check_unique_names(&listing.entries)?;
+    let write_error = |source| InferError::Write { path: out.to_path_buf(), source };
+    let mut writer = SubmissionWriter::create(out).map_err(write_error)?;
+    let mut store = match &options.probs {
+        Some((dir, floor)) => Some(ProbWriter::create(dir, *floor)?),
+        None => None,
+    };
+    let views = options.tta.views();
+    let total = listing.entries.len();
+    for (done, entry) in listing.entries.iter().enumerate() {
+        let image = gray_to_plane(&read_gray(&entry.image)?);
+        let (logits, grid) = merged_logits(&models, &image, &views, options);
+        let mut masks = logits_to_masks(&logits, grid.0, grid.1, entry.height, entry.width, &thresholds.0);
+        if !options.post.is_noop() {
+            for class in 0..NUM_CLASSES {
+                options.post.apply(class, masks.class_mut(class));
+            }
+        }
+        writer.write_image(entry.name(), &masks).map_err(write_error)?;
+        if let Some(store) = &mut store {
+            let floor = store.floor();
+            let planes: Vec<SparseProbs> = logits
+                .par_chunks_exact(grid.0 * grid.1)
+                .map(|plane| upsample_probs(plane, grid, (entry.height, entry.width), floor))
+                .collect();
+            for (class, probs) in planes.into_iter().enumerate() {
+                let (height, width) = (entry.height, entry.width);
+                store.write(ProbRow { image_name: entry.name().to_string(), class, height, width, probs })?;
+            }
+        }
+        progress(done + 1, total);
+    }
+    writer.finish().map_err(write_error)?;
+    if let Some(store) = store {
+        store.finish()?;
+    }
+    Ok(InferSummary { images: total, thresholds: source, views: views.len() * models.len() })
+}
+
+/// The merged logits of every run and view of one image, and the grid they are on: the first
+/// run's training size in whole-image mode, the image's size in sliding mode.
+fn merged_logits(
+    models: &[Model],
+    image: &Plane<u8>,
+    views: &[View],
+    options: &InferOptions,
+) -> (Vec<f32>, (usize, usize)) {
+    let grid = match options.mode {
+        Mode::Whole => (models[0].size, models[0].size),
+        Mode::Sliding(_) => (image.height, image.width),
+    };
+    let mut merger = views::Merger::new(options.tta.merge, NUM_CLASSES * grid.0 * grid.1);
+    for model in models {
+        for view in views {
+            let seen = view.apply(image);
+            let (mut logits, height, width) = view_logits(model, &seen, view.scale, &options.mode);
+            view.undo(&mut logits, width);
+            if (height, width) != grid {
+                logits = logits
+                    .par_chunks_exact(height * width)
+                    .flat_map_iter(|plane| resize_bilinear(plane, (height, width), grid))
+                    .collect();
+            }
+            merger.add(&logits);
+        }
+    }
+    (merger.finish(), grid)
+}
+
+/// Logits `[29, height, width]` of one view's image at `scale`.
+fn view_logits(model: &Model, image: &Plane<u8>, scale: f64, mode: &Mode) -> (Vec<f32>, usize, usize) {
+    match mode {
+        Mode::Whole => {
+            // Encoders downsample 32 times: scaled sizes stay multiples of 32.
+            let size = if scale == 1.0 {
+                model.size
+            } else {
+                ((model.size as f64 * scale / 32.0).round() as usize).max(1) * 32
+            };
+            let input = resize_to(image, size, size);
+            let logits = model.model.forward(images_tensor(&[input.data.as_slice()], size, &model.device));
+            let [_, _, height, width] = logits.dims();
+            (
+                logits.into_data_as::<f32>().try_into_vec::<f32>().expect("logits read back as f32"),
+                height,
+                width,
+            )
+        }
+        Mode::Sliding(window) => {
+            let (height, width) = (
+                (image.height as f64 * scale).round() as usize,
+                (image.width as f64 * scale).round() as usize,
+            );
+            let input = resize_to(image, width, height);
+            let side = window.size.unwrap_or(model.size);
+            let stride = window.stride.unwrap_or(side / 2).max(1);
+            let logits = window::sliding_logits(
+                &model.model,
+                &input,
+                side,
+                stride,
+                window.sigma,
+                window.batch,
+                &model.device,
+            );
+            (logits, height, width)
+        }
+    }
+}
+
+/// The image at `width x height` (OpenCV's INTER_LINEAR, as training resized it).
+fn resize_to(image: &Plane<u8>, width: usize, height: usize) -> Plane<u8> {
+    if (image.width, image.height) == (width, height) {
+        image.clone()
+    } else {
+        resize_linear(image, width, height)
+    }
+}
