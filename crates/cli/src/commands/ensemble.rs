@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use boneseg_data::layout::{ReadOptions, list_images};
 use boneseg_ensemble::ClassThresholds;
@@ -53,6 +54,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
     let post = args.post.rules()?;
     let images = if let Some(recipe) = &args.recipe {
         let recipe = Recipe::load(recipe).map_err(anyhow::Error::msg)?;
@@ -96,5 +98,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         mean_stores(&args.inputs, &args.out, &options, &thresholds, post)?
     };
     println!("{images} images ensembled; submission written to {}", args.out.display());
+    let config = serde_json::json!({
+        "recipe": args.recipe, "method": args.method, "inputs": args.inputs, "weights": args.weights,
+        "more_than": args.more_than, "keep_empty": args.keep_empty, "threshold": args.threshold,
+        "thresholds": args.thresholds, "postprocess": args.post.postprocess, "min_size": args.post.min_size,
+        "keep_largest": args.post.keep_largest, "fill_holes": args.post.fill_holes,
+    });
+    let inputs: Vec<&std::path::Path> = match &args.recipe {
+        Some(recipe) => vec![recipe.as_path()],
+        None => args.inputs.iter().map(PathBuf::as_path).collect(),
+    };
+    let path = boneseg_ledger::Record::new("ensemble")
+        .config(config)
+        .data_fingerprint(boneseg_ledger::fingerprint(&inputs)?)
+        .output(&args.out)
+        .finish(started)
+        .append()?;
+    eprintln!("recorded in the ledger {}", path.display());
     Ok(ExitCode::SUCCESS)
 }

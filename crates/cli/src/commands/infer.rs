@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use boneseg_ensemble::store::DEFAULT_FLOOR;
 use boneseg_ensemble::{ClassRule, PostProcess};
@@ -98,6 +99,15 @@ impl PostArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let config = serde_json::json!({
+        "runs": args.run, "images": args.images, "checkpoint": args.checkpoint, "threshold": args.threshold,
+        "mode": args.mode, "window": args.window, "stride": args.stride, "sigma": args.sigma,
+        "hflip": args.hflip, "scales": args.scales, "brightness": args.brightness,
+        "merge": format!("{:?}", args.merge).to_lowercase(), "postprocess": args.post.postprocess,
+        "min_size": args.post.min_size, "keep_largest": args.post.keep_largest,
+        "fill_holes": args.post.fill_holes, "probs": args.probs, "floor": args.floor,
+    });
     let mode = match args.mode.as_str() {
         "sliding" => Mode::Sliding(Window {
             size: args.window,
@@ -130,8 +140,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.thresholds,
         args.out.display()
     );
+    let mut record = boneseg_ledger::Record::new("infer")
+        .config(config)
+        .data_fingerprint(boneseg_ledger::fingerprint(&[args.images.as_path()])?)
+        .output(&args.out);
     if let Some(dir) = &args.probs {
         println!("probability store written to {}", dir.display());
+        record = record.output(dir);
     }
+    let path = record.finish(started).append()?;
+    eprintln!("recorded in the ledger {}", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -53,7 +53,7 @@ fn infer_tune_and_ensemble_write_valid_submissions() {
         s(&store),
     ])
     .expect(0)
-    .says(&["8 views per image", "probability store written"]);
+    .says(&["8 views per image", "probability store written", "recorded in the ledger"]);
     check(&out("full.csv"));
     assert!(store.join("probs.parquet").is_file());
 
@@ -84,7 +84,7 @@ fn infer_tune_and_ensemble_write_valid_submissions() {
         s(&out("vote.csv")),
     ])
     .expect(0)
-    .says(&["images ensembled"]);
+    .says(&["images ensembled", "recorded in the ledger"]);
     assert_eq!(read("vote.csv"), read("plain.csv"));
     boneseg(&[
         "ensemble",
