@@ -1,5 +1,6 @@
-//! `boneseg bench model`: forward and forward+backward time and peak memory of one model,
-//! to compare with `tools/bench_models.py` (PyTorch) in the same session.
+//! `boneseg bench`: speed against the PyTorch peers under tools/. `bench model` times one model
+//! of the zoo (forward and forward+backward, peak memory) to compare with `tools/bench_models.py`;
+//! `bench engine` runs the plain U-Net on boneseg and `tools/bench_engine.py` in one session.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -9,10 +10,17 @@ use boneseg_models::burn::tensor::{Device, Distribution, Tensor};
 
 use super::model::ModelArgs;
 
+mod engine;
+mod profile;
+mod unet;
+
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Time a model's forward (inference) and forward+backward (training, loss = mean logit).
     Model(ModelBenchArgs),
+    /// Time the plain U-Net's training step and forward on boneseg and on PyTorch
+    /// (tools/bench_engine.py) in one session, with the ratios; `--profile` adds a per-op table.
+    Engine(engine::EngineBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -34,6 +42,7 @@ pub struct ModelBenchArgs {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Model(args) => model(args),
+        Command::Engine(args) => engine::run(args),
     }
 }
 
@@ -78,7 +87,7 @@ fn train_step(model: &SegmentationModel, shape: [usize; 4], device: &Device) {
     drop(grads);
 }
 
-fn median_ms(iters: usize, mut step: impl FnMut()) -> f64 {
+pub(super) fn median_ms(iters: usize, mut step: impl FnMut()) -> f64 {
     step();
     let mut times: Vec<f64> = (0..iters.max(1))
         .map(|_| {
