@@ -6,7 +6,8 @@
 //!
 //! - forward: `out = W · columns`;
 //! - weight gradient: `dW += dOut · columnsᵀ`, one GEMM per task, summed over tasks;
-//! - input gradient: `dColumns = Wᵀ · dOut`, then col2im adds the columns back into `dX`.
+//! - input gradient: with stride 1, the forward of a convolution of `dOut` with the flipped
+//!   kernel; otherwise `dColumns = Wᵀ · dOut`, then col2im adds the columns back into `dX`.
 //!
 //! Tasks run in parallel on rayon's pool and each GEMM is single-threaded, so the cores work on
 //! independent blocks instead of splitting small GEMMs. A pointwise convolution (1x1, stride 1,
@@ -117,6 +118,31 @@ impl Geometry {
         let budget = (COLUMN_BUDGET / (self.depth() * self.output[1])).max(1);
         let separating = (self.kernel[0] - 1) * self.dilation[0] / self.stride[0];
         budget.max(separating).max(1).min(self.output[0])
+    }
+
+    /// With stride 1, the input gradient is the convolution of the output gradient, padded by
+    /// the kernel's span less the forward padding, with the [`flipped`] kernel. None for other
+    /// strides, or padding wider than the kernel's span.
+    fn transposed(&self) -> Option<Geometry> {
+        let span = |d: usize| self.dilation[d] * (self.kernel[d] - 1);
+        // The forward's end padding: output = input + begin + end - span.
+        let padding_end = |d: usize| self.output[d] + span(d) - self.input[d] - self.padding_begin[d];
+        let fits = (0..2).all(|d| self.padding_begin[d] <= span(d) && padding_end(d) <= span(d));
+        (self.stride == [1, 1] && fits).then(|| {
+            let padding =
+                std::array::from_fn(|d| (span(d) - self.padding_begin[d], span(d) - padding_end(d)));
+            let [oh, ow] = self.output;
+            let [kh, kw] = self.kernel;
+            let d_out = [self.batch, self.channels_out, oh, ow];
+            Geometry::new(
+                d_out,
+                [self.channels_in, self.group_out(), kh, kw],
+                [1, 1],
+                padding,
+                self.dilation,
+                self.groups,
+            )
+        })
     }
 
     fn tasks(&self) -> Vec<Task> {
@@ -393,61 +419,56 @@ pub fn weight_grad(x: &[f32], d_out: &[f32], geometry: &Geometry) -> Vec<f32> {
 
 /// The gradient of the loss with respect to the input, given `d_out` (the output's gradient).
 ///
-/// Neighbouring blocks add into shared input rows (the kernel's halo), so the even blocks run in
-/// parallel first and the odd ones after: blocks two apart never share a row (see
-/// [`Geometry::block_rows`]).
+/// With stride 1 it is itself a convolution (see [`Geometry::transposed`]) and runs as one.
+/// Otherwise each task's `dColumns = Wᵀ · dOut` is added back by col2im; neighbouring blocks add
+/// into shared input rows (the kernel's halo), so the even blocks run in parallel first and the
+/// odd ones after: blocks two apart never share a row (see [`Geometry::block_rows`]).
 pub fn input_grad(weight: &[f32], d_out: &[f32], geometry: &Geometry) -> Vec<f32> {
     check_lengths(geometry, None, Some(weight), Some(d_out));
+    if let Some(transposed) = geometry.transposed() {
+        return forward(d_out, &flipped(weight, geometry), &transposed);
+    }
     let mut d_x = vec![0.0; geometry.batch * geometry.channels_in * geometry.input_pixels()];
     let dst = SharedMut(d_x.as_mut_ptr());
     let tasks = geometry.tasks();
     let group_len = geometry.group_in() * geometry.input_pixels();
     for parity in [0, 1] {
-        let pass = tasks.iter().filter(|task| geometry.is_pointwise() || task.block % 2 == parity);
-        pass.collect::<Vec<_>>().par_iter().for_each_init(Vec::new, |buffer: &mut Vec<f32>, task| {
+        let pass: Vec<_> = tasks.iter().filter(|task| task.block % 2 == parity).collect();
+        pass.par_iter().for_each_init(Vec::new, |buffer: &mut Vec<f32>, task| {
             let w = group_weight(weight, geometry, task.group);
             let w_t = View { ptr: w.ptr, row: w.col, col: w.row };
             let block = output_block(d_out, geometry, task);
             let pixels = task.pixels(geometry);
-            // SAFETY: a pointwise task writes only its own pixels; otherwise no two tasks of one
-            // pass touch the same input row of the same image and group.
+            buffer.resize(geometry.depth() * pixels, 0.0);
+            let d_columns = &mut buffer[..geometry.depth() * pixels];
+            // SAFETY: the views address the task's weight and block; no two tasks of one pass
+            // touch the same input row of the same image and group.
             unsafe {
+                let (m, k) = (geometry.depth(), geometry.group_out());
+                gemm(m, pixels, k, d_columns.as_mut_ptr(), pixels, false, w_t, block);
                 let channels = dst.get().add(task.input_offset(geometry));
-                if geometry.is_pointwise() {
-                    let dst = channels.add(task.first_pixel(geometry));
-                    gemm(
-                        geometry.depth(),
-                        pixels,
-                        geometry.group_out(),
-                        dst,
-                        geometry.input_pixels(),
-                        false,
-                        w_t,
-                        block,
-                    );
-                } else {
-                    buffer.resize(geometry.depth() * pixels, 0.0);
-                    let d_columns = &mut buffer[..geometry.depth() * pixels];
-                    gemm(
-                        geometry.depth(),
-                        pixels,
-                        geometry.group_out(),
-                        d_columns.as_mut_ptr(),
-                        pixels,
-                        false,
-                        w_t,
-                        block,
-                    );
-                    let channels = std::slice::from_raw_parts_mut(channels, group_len);
-                    col2im(d_columns, geometry, task.rows, channels);
-                }
+                col2im(d_columns, geometry, task.rows, std::slice::from_raw_parts_mut(channels, group_len));
             }
         });
-        if geometry.is_pointwise() {
-            break;
-        }
     }
     d_x
+}
+
+/// The kernel of [`Geometry::transposed`]: each group's channel axes swapped, taps reversed.
+fn flipped(weight: &[f32], geometry: &Geometry) -> Vec<f32> {
+    let [kh, kw] = geometry.kernel;
+    let (taps, group_in, group_out) = (kh * kw, geometry.group_in(), geometry.group_out());
+    let mut out = vec![0.0; weight.len()];
+    for group in 0..geometry.groups {
+        for o in 0..group_out {
+            for i in 0..group_in {
+                let from = &weight[((group * group_out + o) * group_in + i) * taps..][..taps];
+                let to = &mut out[((group * group_in + i) * group_out + o) * taps..][..taps];
+                to.iter_mut().zip(from.iter().rev()).for_each(|(t, f)| *t = *f);
+            }
+        }
+    }
+    out
 }
 
 /// The slices the raw-pointer GEMMs read must hold what the geometry says.
