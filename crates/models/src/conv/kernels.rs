@@ -124,11 +124,14 @@ impl Geometry {
     /// the kernel's span less the forward padding, with the [`flipped`] kernel. None for other
     /// strides, or padding wider than the kernel's span.
     fn transposed(&self) -> Option<Geometry> {
+        if self.stride != [1, 1] {
+            return None;
+        }
         let span = |d: usize| self.dilation[d] * (self.kernel[d] - 1);
-        // The forward's end padding: output = input + begin + end - span.
+        // The forward's end padding: with stride 1, output = input + begin + end - span.
         let padding_end = |d: usize| self.output[d] + span(d) - self.input[d] - self.padding_begin[d];
         let fits = (0..2).all(|d| self.padding_begin[d] <= span(d) && padding_end(d) <= span(d));
-        (self.stride == [1, 1] && fits).then(|| {
+        fits.then(|| {
             let padding =
                 std::array::from_fn(|d| (span(d) - self.padding_begin[d], span(d) - padding_end(d)));
             let [oh, ow] = self.output;
