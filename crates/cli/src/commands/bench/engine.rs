@@ -56,7 +56,7 @@ pub fn run(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
     };
     let device = Backend::Cpu.device().map_err(anyhow::Error::msg)?;
     println!(
-        "plain U-Net (channels 32..512), batch {}, {}x{}, {} classes, BCE-with-logits, Adam; {} rayon threads",
+        "plain U-Net (channels 32..512), batch {}, {}x{}, {} classes, BCE-with-logits, Adam; rayon threads: {}",
         args.batch,
         args.size,
         args.size,
@@ -66,7 +66,7 @@ pub fn run(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
     let peer = (args.python != "none").then(|| pytorch(&args)).transpose()?;
     let mut rows = vec![];
     if let Some((times, threads)) = &peer {
-        rows.push((format!("PyTorch, {threads} threads"), *times));
+        rows.push((format!("PyTorch, threads: {threads}"), *times));
     }
     for &(name, burn) in kernels {
         conv::use_burn_kernels(burn);
