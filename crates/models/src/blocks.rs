@@ -5,11 +5,13 @@
 //! `conv1._1.gamma` here reads `conv1.1.weight` from an SMP state dict.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig2d};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Distribution, Tensor, activation};
+
+use crate::conv::Conv2d;
 
 /// A convolution as `nn.Conv2d(in, out, kernel, stride, padding, dilation, groups, bias)` builds it.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +69,7 @@ impl ConvSpec {
             .with_groups(self.groups)
             .with_bias(self.bias)
             .init(device)
+            .into()
     }
 }
 

@@ -7,6 +7,7 @@
 #![allow(clippy::large_enum_variant)]
 
 pub mod blocks;
+pub mod conv;
 pub mod decoders;
 pub mod device;
 pub mod encoders;

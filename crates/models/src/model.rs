@@ -2,11 +2,11 @@
 //! torchvision's FCN; keys exactly as their PyTorch state dicts spell them.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor};
 
 use crate::blocks::{ConvSpec, resize_bilinear, scaled_size};
+use crate::conv::Conv2d;
 use crate::decoders::{
     Decoder, DeepLabV3Decoder, DeepLabV3PlusDecoder, FcnHead, FpnDecoder, SegformerDecoder, UnetDecoder,
     UnetPlusPlusDecoder, deeplab, fpn, segformer, unet,

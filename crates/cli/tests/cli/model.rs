@@ -146,3 +146,18 @@ fn weights_import_keeps_the_encoder_and_reports_the_rest() {
         .expect(2)
         .says(&["none of its", "is it the right encoder?"]);
 }
+
+#[test]
+fn bench_engine_times_both_convolutions_and_profiles_the_step() {
+    boneseg(&["bench", "engine", "--python", "none", "--size", "32", "--iters", "1", "--profile"])
+        .expect(0)
+        .says(&[
+            "| boneseg on flex, boneseg's conv |",
+            "| boneseg on flex, burn's conv |",
+            "| conv weight gradient | 19 |",
+            "| Adam step | 1 |",
+        ]);
+    boneseg(&["bench", "engine", "--python", "none", "--conv", "cudnn"])
+        .expect(2)
+        .says(&["--conv is boneseg, burn or both"]);
+}

@@ -1,13 +1,13 @@
 //! SMP's DeepLabV3 and DeepLabV3+ decoders, built around ASPP (atrous spatial pyramid pooling).
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, Dropout};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor, activation};
 
 use super::unet::spatial;
 use crate::blocks::{BN_EPS, ConvBn, ConvSpec, batch_norm, dropout, resize_bilinear, scaled_size};
+use crate::conv::Conv2d;
 
 /// SMP's `decoder_channels`, `decoder_atrous_rates` and `decoder_aspp_dropout` defaults.
 pub const CHANNELS: usize = 256;

@@ -2,11 +2,11 @@
 //! dropout 0.1, 1x1 conv to the classes; keys `classifier.0`, `.1`, `.4`.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, Dropout};
 use burn::tensor::{Device, Tensor, activation};
 
 use crate::blocks::{BN_EPS, ConvSpec, batch_norm, dropout};
+use crate::conv::Conv2d;
 
 pub const HEAD_CHANNELS: usize = 512;
 

@@ -2,11 +2,11 @@
 //! then per level 3x3 conv-GroupNorm-ReLU blocks upsampled to stride 4 and summed.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, GroupNormConfig};
 use burn::tensor::{Device, Tensor, activation};
 
 use crate::blocks::{ConvSpec, channel_dropout, resize_bilinear, resize_nearest, scaled_size};
+use crate::conv::Conv2d;
 
 pub const PYRAMID_CHANNELS: usize = 256;
 pub const SEGMENTATION_CHANNELS: usize = 128;

@@ -12,10 +12,11 @@
 //! (top 0, bottom 1) whatever the input size, exactly as SMP does.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::{Device, Distribution, Tensor, activation};
 
+use crate::conv::Conv2d;
 use crate::registry::EfficientNetVariant;
 
 /// lukemelas' BatchNorm: eps 1e-3, PyTorch momentum `1 - 0.99`.
@@ -152,6 +153,7 @@ fn same_conv(
         .with_groups(groups)
         .with_bias(bias)
         .init(device)
+        .into()
 }
 
 fn bn(channels: usize, device: &Device) -> BatchNorm {

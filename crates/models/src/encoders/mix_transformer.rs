@@ -3,11 +3,11 @@
 //! values by a strided convolution (`sr_ratio`), with a depthwise 3x3 inside the MLP.
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor, activation};
 
 use crate::blocks::ConvSpec;
+use crate::conv::Conv2d;
 use crate::registry::MitVariant;
 
 /// Epsilon of SMP's `norm_layer` for MiT (`partial(LayerNorm, eps=1e-6)`); the patch

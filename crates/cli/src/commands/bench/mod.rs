@@ -1,5 +1,6 @@
-//! `boneseg bench model`: forward and forward+backward time and peak memory of one model,
-//! to compare with `tools/bench_models.py` (PyTorch) in the same session.
+//! `boneseg bench`: speed against the PyTorch peers under tools/. `bench model` times one model
+//! of the zoo (forward and forward+backward, peak memory) to compare with `tools/bench_models.py`;
+//! `bench engine` runs the plain U-Net on boneseg and `tools/bench_engine.py` in one session.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,10 +11,17 @@ use boneseg_models::burn::tensor::{Device, Distribution, Tensor};
 use super::model::ModelArgs;
 use super::peak_rss_mib;
 
+mod engine;
+mod profile;
+mod unet;
+
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Time a model's forward (inference) and forward+backward (training, loss = mean logit).
     Model(ModelBenchArgs),
+    /// Time the plain U-Net's training step and forward on boneseg and on PyTorch
+    /// (tools/bench_engine.py) in one session, with the ratios; `--profile` adds a per-op table.
+    Engine(engine::EngineBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -30,11 +38,15 @@ pub struct ModelBenchArgs {
     /// forward, train, or both.
     #[arg(long, default_value = "both")]
     pub mode: String,
+    /// Run the convolutions on burn's own kernels instead of boneseg's (the figures before them).
+    #[arg(long)]
+    pub burn_conv: bool,
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Model(args) => model(args),
+        Command::Engine(args) => engine::run(args),
     }
 }
 
@@ -43,6 +55,7 @@ fn model(args: ModelBenchArgs) -> anyhow::Result<ExitCode> {
         ["forward", "train", "both"].contains(&args.mode.as_str()),
         "--mode is forward, train or both"
     );
+    boneseg_models::conv::use_burn_kernels(args.burn_conv);
     let (_, device) = args.model.build()?;
     let shape = [args.batch, 3, args.size, args.size];
     let name = format!(
@@ -79,7 +92,7 @@ fn train_step(model: &SegmentationModel, shape: [usize; 4], device: &Device) {
     drop(grads);
 }
 
-fn median_ms(iters: usize, mut step: impl FnMut()) -> f64 {
+pub(super) fn median_ms(iters: usize, mut step: impl FnMut()) -> f64 {
     step();
     let mut times: Vec<f64> = (0..iters.max(1))
         .map(|_| {
