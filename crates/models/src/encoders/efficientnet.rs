@@ -260,7 +260,7 @@ impl MbConvBlock {
 /// lukemelas' `drop_connect`: drops whole samples with probability `p`, scales the rest by 1/(1-p).
 fn drop_connect(x: Tensor<4>, p: f64) -> Tensor<4> {
     let [n, _, _, _] = x.dims();
-    let keep = Tensor::<4>::random([n, 1, 1, 1], Distribution::Bernoulli(1.0 - p), &x.device());
+    let keep = Tensor::<4>::random([n, 1, 1, 1], Distribution::Bernoulli(1.0 - p), (&x.device(), x.dtype()));
     x.div_scalar(1.0 - p) * keep
 }
 
