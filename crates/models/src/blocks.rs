@@ -141,6 +141,7 @@ pub fn channel_dropout(x: Tensor<4>, prob: f64) -> Tensor<4> {
         return x;
     }
     let [n, c, _, _] = x.dims();
-    let keep = Tensor::<4>::random([n, c, 1, 1], Distribution::Bernoulli(1.0 - prob), (&x.device(), x.dtype()));
+    let keep =
+        Tensor::<4>::random([n, c, 1, 1], Distribution::Bernoulli(1.0 - prob), (&x.device(), x.dtype()));
     x.mul(keep).div_scalar(1.0 - prob)
 }

@@ -195,8 +195,11 @@ impl Block {
             return branch;
         }
         let [n, _, _] = branch.dims();
-        let keep =
-            Tensor::<3>::random([n, 1, 1], Distribution::Bernoulli(1.0 - self.drop_path), (&branch.device(), branch.dtype()));
+        let keep = Tensor::<3>::random(
+            [n, 1, 1],
+            Distribution::Bernoulli(1.0 - self.drop_path),
+            (&branch.device(), branch.dtype()),
+        );
         branch.mul(keep).div_scalar(1.0 - self.drop_path)
     }
 }
