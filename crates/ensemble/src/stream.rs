@@ -72,13 +72,16 @@ impl Output {
     }
 }
 
+/// `(height, width)` of an image by name, or why it is unknown.
+pub type ImageSize<'a> = dyn Fn(&str) -> std::result::Result<(usize, usize), String> + 'a;
+
 /// Hard vote over submission CSVs: a pixel is kept when more than `more_than` of them have it.
 /// `size_of(image_name)` gives each image's `(height, width)`.
 pub fn vote_submissions(
     inputs: &[PathBuf],
     out: &Path,
     more_than: usize,
-    size_of: &dyn Fn(&str) -> std::result::Result<(usize, usize), String>,
+    size_of: &ImageSize<'_>,
     post: PostProcess,
 ) -> Result<usize> {
     let mut readers = inputs

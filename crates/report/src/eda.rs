@@ -102,7 +102,7 @@ pub struct Eda {
     pub hand_unknown: usize,
     pub meta: Vec<MetaDistribution>,
     /// Gender x age bin and gender x nail art counts over all people.
-    pub crosstabs: Vec<(String, Vec<String>, Vec<String>, Vec<Vec<usize>>)>,
+    pub crosstabs: Vec<Crosstab>,
     /// Remark values of the meta table and how many people carry each.
     pub remarks: BTreeMap<String, usize>,
     pub outliers: Vec<Outlier>,
@@ -156,7 +156,7 @@ pub fn run(root: &Path, out: &Path, options: EdaOptions) -> Result<Eda, DataErro
             images: shared_images[a][b],
         })
         .collect();
-    overlap_pairs.sort_by(|x, y| y.pixels.cmp(&x.pixels));
+    overlap_pairs.sort_by_key(|pair| std::cmp::Reverse(pair.pixels));
 
     let images: Vec<ImageFacts> = facts.iter().map(|(f, _, _)| f.clone()).collect();
     let classes = class_areas(&images);
@@ -209,12 +209,10 @@ fn image_facts(entry: &ImageEntry, rule: FillRule) -> Result<(ImageFacts, PairCo
     let labels = labels::load(entry, rule)?;
     let masks = &labels.masks;
     let mut pairs = [[0u64; NUM_CLASSES]; NUM_CLASSES];
-    for a in 0..NUM_CLASSES {
-        for b in a + 1..NUM_CLASSES {
-            let shared = masks.class(a).intersection_count(masks.class(b));
-            pairs[a][b] = shared;
-            pairs[b][a] = shared;
-        }
+    for (a, b) in (0..NUM_CLASSES).flat_map(|a| (a + 1..NUM_CLASSES).map(move |b| (a, b))) {
+        let shared = masks.class(a).intersection_count(masks.class(b));
+        pairs[a][b] = shared;
+        pairs[b][a] = shared;
     }
     let image = read_gray(&entry.image)?;
     let hist = histogram(&image);
@@ -340,7 +338,8 @@ fn outlier_candidates(
     outliers
 }
 
-type Crosstab = (String, Vec<String>, Vec<String>, Vec<Vec<usize>>);
+/// A cross-tab: its name, row bin names, column bin names, and counts by row then column.
+pub type Crosstab = (String, Vec<String>, Vec<String>, Vec<Vec<usize>>);
 
 fn meta_tables(
     meta: Option<&MetaTable>,

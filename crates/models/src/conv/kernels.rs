@@ -217,20 +217,12 @@ impl SharedMut {
     }
 }
 
-/// `dst (m x n, row stride dst_row) = [dst +] lhs (m x k) · rhs (k x n)`, on the calling thread.
+/// `dst (m x n, row stride dst_row) = [dst +] lhs (m x k) · rhs (k x n)`, on the calling thread;
+/// `[m, n, k]` is `shape`.
 ///
 /// # Safety
 /// The views must address `m x k`, `k x n` and `m x n` valid elements.
-unsafe fn gemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_row: usize,
-    accumulate: bool,
-    lhs: View,
-    rhs: View,
-) {
+unsafe fn gemm([m, n, k]: [usize; 3], dst: *mut f32, dst_row: usize, accumulate: bool, lhs: View, rhs: View) {
     unsafe {
         gemm::gemm(
             m,
@@ -318,22 +310,35 @@ fn im2col(channels: &[f32], geometry: &Geometry, rows: [usize; 2], columns: &mut
 }
 
 /// Adds `columns` (`depth x pixels`) back into the group's input-gradient channels.
-fn col2im(columns: &[f32], geometry: &Geometry, rows: [usize; 2], channels: &mut [f32]) {
+///
+/// # Safety
+/// `channels` must address the task's image and group (`group_in` planes of the input), and no
+/// other running task may write the input rows this task's output `rows` reach. Each input row
+/// is borrowed on its own, so tasks of one pass never hold overlapping slices.
+unsafe fn col2im(columns: &[f32], geometry: &Geometry, rows: [usize; 2], channels: *mut f32) {
     let [kh_size, kw_size] = geometry.kernel;
     let width = geometry.output[1];
     let pixels = (rows[1] - rows[0]) * width;
     let stride = geometry.stride[1];
     let plane = geometry.input_pixels();
     for (r, column_row) in columns.chunks_exact(pixels).enumerate() {
-        let channel = &mut channels[(r / (kh_size * kw_size)) * plane..][..plane];
+        let channel = (r / (kh_size * kw_size)) * plane;
         let (kh, kw) = ((r / kw_size) % kh_size, r % kw_size);
         let (first, end, first_input) = valid_columns(geometry, 1, kw);
         if first == end {
             continue;
         }
+        let span = (end - first - 1) * stride + 1;
         for (oh, column) in (rows[0]..rows[1]).zip(column_row.chunks_exact(width)) {
             let Some(ih) = input_row(geometry, oh, kh) else { continue };
-            let input = &mut channel[ih * geometry.input[1] + first_input..];
+            // SAFETY: the row lies inside the task's planes (the caller's promise) and no other
+            // running task writes it.
+            let input = unsafe {
+                std::slice::from_raw_parts_mut(
+                    channels.add(channel + ih * geometry.input[1] + first_input),
+                    span,
+                )
+            };
             let column = &column[first..end];
             input.iter_mut().step_by(stride).zip(column).for_each(|(i, c)| *i += *c);
         }
@@ -367,9 +372,7 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &Geometry) -> Vec<f32> {
         unsafe {
             let dst = dst.get().add(task.output_offset(geometry));
             gemm(
-                geometry.group_out(),
-                task.pixels(geometry),
-                geometry.depth(),
+                [geometry.group_out(), task.pixels(geometry), geometry.depth()],
                 dst,
                 geometry.output_pixels(),
                 false,
@@ -399,9 +402,7 @@ pub fn weight_grad(x: &[f32], d_out: &[f32], geometry: &Geometry) -> Vec<f32> {
                 unsafe {
                     let dst = grad[task.group * group_size..].as_mut_ptr();
                     gemm(
-                        geometry.group_out(),
-                        geometry.depth(),
-                        task.pixels(geometry),
+                        [geometry.group_out(), geometry.depth(), task.pixels(geometry)],
                         dst,
                         geometry.depth(),
                         true,
@@ -434,7 +435,6 @@ pub fn input_grad(weight: &[f32], d_out: &[f32], geometry: &Geometry) -> Vec<f32
     let mut d_x = vec![0.0; geometry.batch * geometry.channels_in * geometry.input_pixels()];
     let dst = SharedMut(d_x.as_mut_ptr());
     let tasks = geometry.tasks();
-    let group_len = geometry.group_in() * geometry.input_pixels();
     for parity in [0, 1] {
         let pass: Vec<_> = tasks.iter().filter(|task| task.block % 2 == parity).collect();
         pass.par_iter().for_each_init(Vec::new, |buffer: &mut Vec<f32>, task| {
@@ -448,9 +448,9 @@ pub fn input_grad(weight: &[f32], d_out: &[f32], geometry: &Geometry) -> Vec<f32
             // touch the same input row of the same image and group.
             unsafe {
                 let (m, k) = (geometry.depth(), geometry.group_out());
-                gemm(m, pixels, k, d_columns.as_mut_ptr(), pixels, false, w_t, block);
+                gemm([m, pixels, k], d_columns.as_mut_ptr(), pixels, false, w_t, block);
                 let channels = dst.get().add(task.input_offset(geometry));
-                col2im(d_columns, geometry, task.rows, std::slice::from_raw_parts_mut(channels, group_len));
+                col2im(d_columns, geometry, task.rows, channels);
             }
         });
     }
