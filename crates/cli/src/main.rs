@@ -2,6 +2,7 @@
 //! thin layer over the library crates: it turns flags into arguments, calls one function and
 //! reports. Exit status: 0 success, 1 problems found (checks), 2 error.
 
+mod allocator;
 mod commands;
 mod progress;
 
@@ -21,6 +22,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    allocator::keep_freed_memory();
     tracing_subscriber::fmt().with_writer(std::io::stderr).without_time().with_target(false).init();
     let cli = Cli::parse();
     match commands::run(cli.command) {

@@ -9,8 +9,9 @@ use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig2d};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use burn::tensor::{Device, Distribution, Tensor, activation};
+use burn::tensor::{Device, Distribution, Tensor};
 
+use crate::batch_norm::{Activation, conv_batch_norm};
 use crate::conv::Conv2d;
 
 /// A convolution as `nn.Conv2d(in, out, kernel, stride, padding, dilation, groups, bias)` builds it.
@@ -95,11 +96,11 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self._1.forward(self._0.forward(x))
+        conv_batch_norm(&self._0, &self._1, x, Activation::Identity)
     }
 
     pub fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
-        activation::relu(self.forward(x))
+        conv_batch_norm(&self._0, &self._1, x, Activation::Relu)
     }
 }
 

@@ -6,11 +6,13 @@
 // nothing and would add a level to every parameter path.
 #![allow(clippy::large_enum_variant)]
 
+pub mod batch_norm;
 pub mod blocks;
 pub mod conv;
 pub mod decoders;
 pub mod device;
 pub mod encoders;
+mod flex;
 pub mod lite0;
 pub mod model;
 pub mod registry;

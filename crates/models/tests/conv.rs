@@ -7,6 +7,9 @@ use boneseg_models::burn::tensor::ops::ConvOptions;
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
 use boneseg_models::conv::conv2d;
 
+mod common;
+use common::{assert_close, tensor};
+
 /// One convolution: input `[n, c, h, w]`, output channels, kernel, stride, padding
 /// `[(top, bottom), (left, right)]`, dilation, groups, bias.
 struct Case {
@@ -60,33 +63,6 @@ fn cases() -> Vec<Case> {
         Case { padding: [(0, 0); 2], ..Case::new([1, 2, 7, 7], 3, 7) },
         Case::new([2, 40, 33, 5], 48, 3),
     ]
-}
-
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-fn tensor<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
-    Tensor::from_data(TensorData::new(values(shape.iter().product(), seed), shape), device)
-}
-
-fn assert_close(ours: TensorData, burn: TensorData, what: &str) {
-    assert_eq!(ours.shape(), burn.shape(), "{what}: shapes");
-    let ours = ours.try_to_vec::<f32>().unwrap();
-    let burn = burn.try_to_vec::<f32>().unwrap();
-    assert_eq!(ours.len(), burn.len(), "{what}: lengths");
-    let scale = burn.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let worst = ours.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-    assert!(worst <= 1e-4 * scale, "{what}: max difference {worst} against max magnitude {scale}");
 }
 
 /// Output, input gradient, weight gradient (and bias gradient) of one convolution, the loss

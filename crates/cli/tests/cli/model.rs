@@ -148,16 +148,17 @@ fn weights_import_keeps_the_encoder_and_reports_the_rest() {
 }
 
 #[test]
-fn bench_engine_times_both_convolutions_and_profiles_the_step() {
+fn bench_engine_times_both_kernel_sets_and_profiles_the_step() {
     boneseg(&["bench", "engine", "--python", "none", "--size", "32", "--iters", "1", "--profile"])
         .expect(0)
         .says(&[
-            "| boneseg on flex, boneseg's conv |",
-            "| boneseg on flex, burn's conv |",
+            "| boneseg on flex, boneseg's kernels |",
+            "| boneseg on flex, burn's kernels |",
+            "| batch norm + ReLU (train, fwd+bwd) | 18 |",
             "| conv weight gradient | 19 |",
             "| Adam step | 1 |",
         ]);
-    boneseg(&["bench", "engine", "--python", "none", "--conv", "cudnn"])
+    boneseg(&["bench", "engine", "--python", "none", "--kernels", "cudnn"])
         .expect(2)
-        .says(&["--conv is boneseg, burn or both"]);
+        .says(&["--kernels is boneseg, burn or both"]);
 }

@@ -11,10 +11,11 @@ use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, backend_extension};
-use burn::tensor::TensorData;
 use burn::tensor::ops::ConvOptions;
 
 use super::kernels::{self, Geometry};
+use crate::batch_norm::kernels::Affine;
+use crate::flex::{dims4, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait FastConv: Backend {
@@ -28,10 +29,42 @@ pub trait FastConv: Backend {
 
 impl FastConv for Flex {
     fn fast_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-        let geometry = geometry(&x, &weight, &options);
-        let out = kernels::forward(values(&x).as_slice(), values(&weight).as_slice(), &geometry);
-        tensor(out, geometry.output_shape())
+        forward(x, weight, options, None)
     }
+}
+
+/// Inference only (no autodiff): a convolution whose output goes straight through a per-channel
+/// map, the form a bias, or a batch norm with running statistics and its ReLU, folds into.
+#[backend_extension(Flex)]
+pub trait FusedConv: Backend {
+    fn fused_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        epilogue: Affine,
+    ) -> FloatTensor<Self>;
+}
+
+impl FusedConv for Flex {
+    fn fused_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        options: ConvOptions<2>,
+        epilogue: Affine,
+    ) -> FlexTensor {
+        forward(x, weight, options, Some(&epilogue))
+    }
+}
+
+fn forward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    options: ConvOptions<2>,
+    epilogue: Option<&Affine>,
+) -> FlexTensor {
+    let geometry = geometry(&x, &weight, &options);
+    let out = kernels::forward(values(&x).as_slice(), values(&weight).as_slice(), &geometry, epilogue);
+    tensor(out, geometry.output_shape())
 }
 
 impl<C: CheckpointStrategy> FastConv for Autodiff<Flex, C> {
@@ -84,28 +117,5 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Ge
 }
 
 fn dims(tensor: &FlexTensor) -> [usize; 4] {
-    let shape = tensor.layout().shape();
-    assert_eq!(shape.len(), 4, "conv2d: expected a 4-D tensor, got {shape:?}");
-    [shape[0], shape[1], shape[2], shape[3]]
-}
-
-/// The tensor's f32 values in row-major order, copied only when its layout is not contiguous.
-fn values(tensor: &FlexTensor) -> Values {
-    match tensor.as_slice::<f32>() {
-        Some(_) => Values(tensor.clone()),
-        None => Values(tensor.to_contiguous()),
-    }
-}
-
-/// A contiguous f32 tensor.
-struct Values(FlexTensor);
-
-impl Values {
-    fn as_slice(&self) -> &[f32] {
-        self.0.as_slice::<f32>().expect("contiguous f32 tensor")
-    }
-}
-
-fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
+    dims4(tensor, "conv2d")
 }

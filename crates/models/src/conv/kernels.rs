@@ -16,6 +16,8 @@
 
 use rayon::prelude::*;
 
+use crate::batch_norm::kernels::Affine;
+
 /// Floats in one task's column buffer (1 MiB).
 const COLUMN_BUDGET: usize = 1 << 18;
 
@@ -360,8 +362,10 @@ fn output_block(d_out: &[f32], geometry: &Geometry, task: &Task) -> View {
     }
 }
 
-/// The convolution without bias: `[batch, channels_out, oh, ow]`, row-major.
-pub fn forward(x: &[f32], weight: &[f32], geometry: &Geometry) -> Vec<f32> {
+/// The convolution, then `epilogue` per output channel if given: `[batch, channels_out, oh, ow]`,
+/// row-major. The epilogue (a bias, or an inference batch norm and its ReLU) runs on each task's
+/// output rows right after its GEMM wrote them, while they are still in cache.
+pub fn forward(x: &[f32], weight: &[f32], geometry: &Geometry, epilogue: Option<&Affine>) -> Vec<f32> {
     check_lengths(geometry, Some(x), Some(weight), None);
     let mut out = vec![0.0; geometry.output_shape().iter().product()];
     let dst = SharedMut(out.as_mut_ptr());
@@ -371,14 +375,22 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &Geometry) -> Vec<f32> {
         // SAFETY: each task writes only its own output rows of its image and group.
         unsafe {
             let dst = dst.get().add(task.output_offset(geometry));
+            let pixels = task.pixels(geometry);
             gemm(
-                [geometry.group_out(), task.pixels(geometry), geometry.depth()],
+                [geometry.group_out(), pixels, geometry.depth()],
                 dst,
                 geometry.output_pixels(),
                 false,
                 w,
                 cols,
             );
+            if let Some(epilogue) = epilogue {
+                for row in 0..geometry.group_out() {
+                    let values =
+                        std::slice::from_raw_parts_mut(dst.add(row * geometry.output_pixels()), pixels);
+                    epilogue.apply_to(task.group * geometry.group_out() + row, values);
+                }
+            }
         }
     });
     out
@@ -430,7 +442,7 @@ pub fn weight_grad(x: &[f32], d_out: &[f32], geometry: &Geometry) -> Vec<f32> {
 pub fn input_grad(weight: &[f32], d_out: &[f32], geometry: &Geometry) -> Vec<f32> {
     check_lengths(geometry, None, Some(weight), Some(d_out));
     if let Some(transposed) = geometry.transposed() {
-        return forward(d_out, &flipped(weight, geometry), &transposed);
+        return forward(d_out, &flipped(weight, geometry), &transposed, None);
     }
     let mut d_x = vec![0.0; geometry.batch * geometry.channels_in * geometry.input_pixels()];
     let dst = SharedMut(d_x.as_mut_ptr());

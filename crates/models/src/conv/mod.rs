@@ -11,7 +11,8 @@ use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor};
 
-use extension::FastConv;
+use crate::batch_norm::{Activation, Affine};
+use extension::{FastConv, FusedConv};
 pub use module::Conv2d;
 
 /// `F.conv2d(x, weight, bias, stride, padding, dilation, groups)`, differentiable.
@@ -24,6 +25,11 @@ pub fn conv2d(
     if !runs_our_kernels(&x) {
         return burn::tensor::module::conv2d(x, weight, bias, options);
     }
+    if let (Some(bias), false) = (&bias, x.device().is_autodiff()) {
+        let shift = bias.clone().into_data().try_into_vec::<f32>().expect("the bias is f32 like the input");
+        let scale = vec![1.0; shift.len()];
+        return conv2d_mapped(x, weight, options, Affine { scale, shift, activation: Activation::Identity });
+    }
     let out =
         Tensor::from_dispatch(Dispatch::fast_conv2d(x.into_dispatch(), weight.into_dispatch(), options));
     match bias {
@@ -35,16 +41,29 @@ pub fn conv2d(
     }
 }
 
+/// `map(conv2d(x, weight))` in one pass, for inference on flex (see [`runs_our_kernels`], and no
+/// autodiff): the map runs on each block of output rows as soon as it is computed.
+pub(crate) fn conv2d_mapped(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    options: ConvOptions<2>,
+    map: Affine,
+) -> Tensor<4> {
+    debug_assert!(runs_our_kernels(&x) && !x.device().is_autodiff(), "conv2d_mapped: flex inference only");
+    Tensor::from_dispatch(Dispatch::fused_conv2d(x.into_dispatch(), weight.into_dispatch(), options, map))
+}
+
 static BURN_KERNELS: AtomicBool = AtomicBool::new(false);
 
-/// From now on, every convolution of this process runs on burn's own op (`true`) or ours, so
-/// that `boneseg bench engine` can compare the two in one session.
+/// From now on, every convolution and batch norm of this process runs on burn's own ops (`true`)
+/// or ours, so that `boneseg bench engine` can compare the two in one session.
 pub fn use_burn_kernels(burn: bool) {
     BURN_KERNELS.store(burn, Ordering::Relaxed);
 }
 
-/// Our kernels cover f32 on flex; other dtypes and backends keep burn's op.
-fn runs_our_kernels(x: &Tensor<4>) -> bool {
+/// Our kernels (convolution, batch norm) cover f32 on flex; other dtypes and backends keep
+/// burn's ops.
+pub(crate) fn runs_our_kernels(x: &Tensor<4>) -> bool {
     let on_flex = matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_));
     on_flex && x.dtype() == DType::F32 && !BURN_KERNELS.load(Ordering::Relaxed)
 }

@@ -3,9 +3,10 @@
 use burn::module::Module;
 use burn::nn::{BatchNorm, Dropout};
 use burn::tensor::module::adaptive_avg_pool2d;
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::{Device, Tensor};
 
 use super::unet::spatial;
+use crate::batch_norm::{Activation, apply_batch_norm, conv_batch_norm};
 use crate::blocks::{BN_EPS, ConvBn, ConvSpec, batch_norm, dropout, resize_bilinear, scaled_size};
 use crate::conv::Conv2d;
 
@@ -54,7 +55,7 @@ impl SeparableConvBn {
     }
 
     fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
-        activation::relu(self._1.forward(self._0.forward(x)))
+        apply_batch_norm(&self._1, self._0.forward(x), Activation::Relu)
     }
 }
 
@@ -80,7 +81,7 @@ impl AsppBranch {
             AsppBranch::Pooling(branch) => {
                 let size = spatial(&x);
                 let pooled = adaptive_avg_pool2d(x, [1, 1]);
-                let pooled = activation::relu(branch._2.forward(branch._1.forward(pooled)));
+                let pooled = conv_batch_norm(&branch._1, &branch._2, pooled, Activation::Relu);
                 resize_bilinear(pooled, size, false)
             }
         }
@@ -127,7 +128,7 @@ impl Aspp {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let branches = self.convs.iter().map(|branch| branch.forward(x.clone())).collect();
         let joined = Tensor::cat(branches, 1);
-        let projected = activation::relu(self.project._1.forward(self.project._0.forward(joined)));
+        let projected = conv_batch_norm(&self.project._0, &self.project._1, joined, Activation::Relu);
         self.project._3.forward(projected)
     }
 }
@@ -150,7 +151,7 @@ impl DeepLabV3Decoder {
 
     pub fn forward(&self, mut features: Vec<Tensor<4>>) -> Tensor<4> {
         let x = self.aspp.forward(features.pop().expect("six encoder features"));
-        activation::relu(self.bn.forward(self.conv.forward(x)))
+        conv_batch_norm(&self.conv, &self.bn, x, Activation::Relu)
     }
 }
 
@@ -192,7 +193,7 @@ impl DeepLabV3PlusDecoder {
 
     pub fn forward(&self, features: Vec<Tensor<4>>) -> Tensor<4> {
         let aspp = self.aspp._0.forward(features[5].clone());
-        let aspp = activation::relu(self.aspp._2.forward(self.aspp._1.forward(aspp)));
+        let aspp = apply_batch_norm(&self.aspp._2, self.aspp._1.forward(aspp), Activation::Relu);
         let size = scaled_size(&aspp, self.up);
         let aspp = resize_bilinear(aspp, size, true);
         let high_res = self.block1.forward_relu(features[2].clone());

@@ -3,8 +3,9 @@
 
 use burn::module::Module;
 use burn::nn::{BatchNorm, Dropout};
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::{Device, Tensor};
 
+use crate::batch_norm::{Activation, conv_batch_norm};
 use crate::blocks::{BN_EPS, ConvSpec, batch_norm, dropout};
 use crate::conv::Conv2d;
 
@@ -29,7 +30,7 @@ impl FcnHead {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = activation::relu(self._1.forward(self._0.forward(x)));
+        let x = conv_batch_norm(&self._0, &self._1, x, Activation::Relu);
         self._4.forward(self._3.forward(x))
     }
 }

@@ -7,6 +7,7 @@ use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor, activation};
 
+use crate::batch_norm::{Activation, conv_batch_norm};
 use crate::blocks::{BN_EPS, ConvBn, ConvSpec, batch_norm};
 use crate::conv::Conv2d;
 use crate::registry::ResNetDepth;
@@ -84,10 +85,12 @@ impl Block {
             Some(downsample) => downsample.forward(x.clone()),
             None => x.clone(),
         };
-        let mut out = activation::relu(self.bn1.forward(self.conv1.forward(x)));
-        out = self.bn2.forward(self.conv2.forward(out));
+        let mut out = conv_batch_norm(&self.conv1, &self.bn1, x, Activation::Relu);
         if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
-            out = bn3.forward(conv3.forward(activation::relu(out)));
+            out = conv_batch_norm(&self.conv2, &self.bn2, out, Activation::Relu);
+            out = conv_batch_norm(conv3, bn3, out, Activation::Identity);
+        } else {
+            out = conv_batch_norm(&self.conv2, &self.bn2, out, Activation::Identity);
         }
         activation::relu(out + identity)
     }
@@ -133,7 +136,7 @@ impl ResNet {
 
     /// The six features: input, stem (stride 2), then the four stages.
     pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
-        let stem = activation::relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let stem = conv_batch_norm(&self.conv1, &self.bn1, x.clone(), Activation::Relu);
         let pooled =
             max_pool2d(stem.clone(), MaxPoolOptions::new([3, 3]).with_stride([2, 2]).with_padding([1, 1]));
         let f2 = run_stage(&self.layer1, pooled);

@@ -32,9 +32,10 @@ pub struct EngineBenchArgs {
     pub python: String,
     #[arg(long, default_value = "tools/bench_engine.py")]
     pub script: PathBuf,
-    /// Whose convolution kernels boneseg runs: boneseg, burn, or both one after the other.
+    /// Whose convolution and batch-norm kernels boneseg runs: boneseg, burn, or both one after
+    /// the other.
     #[arg(long, default_value = "both")]
-    pub conv: String,
+    pub kernels: String,
     /// Also time each kind of operation of the training step on its own.
     #[arg(long)]
     pub profile: bool,
@@ -48,11 +49,11 @@ struct Times {
 }
 
 pub fn run(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
-    let kernels: &[(&str, bool)] = match args.conv.as_str() {
+    let kernels: &[(&str, bool)] = match args.kernels.as_str() {
         "boneseg" => &[("boneseg", false)],
         "burn" => &[("burn", true)],
         "both" => &[("boneseg", false), ("burn", true)],
-        other => anyhow::bail!("--conv is boneseg, burn or both, not `{other}`"),
+        other => anyhow::bail!("--kernels is boneseg, burn or both, not `{other}`"),
     };
     let device = Backend::Cpu.device().map_err(anyhow::Error::msg)?;
     println!(
@@ -70,7 +71,7 @@ pub fn run(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
     }
     for &(name, burn) in kernels {
         conv::use_burn_kernels(burn);
-        rows.push((format!("boneseg on flex, {name}'s conv"), boneseg(&args, &device)));
+        rows.push((format!("boneseg on flex, {name}'s kernels"), boneseg(&args, &device)));
     }
     conv::use_burn_kernels(false);
     println!("| engine | train step | forward |\n|---|---|---|");

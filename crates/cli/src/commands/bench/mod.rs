@@ -38,9 +38,10 @@ pub struct ModelBenchArgs {
     /// forward, train, or both.
     #[arg(long, default_value = "both")]
     pub mode: String,
-    /// Run the convolutions on burn's own kernels instead of boneseg's (the figures before them).
+    /// Run convolutions and batch norms on burn's own kernels instead of boneseg's (the figures
+    /// before them).
     #[arg(long)]
-    pub burn_conv: bool,
+    pub burn_kernels: bool,
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -55,7 +56,7 @@ fn model(args: ModelBenchArgs) -> anyhow::Result<ExitCode> {
         ["forward", "train", "both"].contains(&args.mode.as_str()),
         "--mode is forward, train or both"
     );
-    boneseg_models::conv::use_burn_kernels(args.burn_conv);
+    boneseg_models::conv::use_burn_kernels(args.burn_kernels);
     let (_, device) = args.model.build()?;
     let shape = [args.batch, 3, args.size, args.size];
     let name = format!(

@@ -1,10 +1,13 @@
 //! `boneseg bench engine --profile`: each kind of operation of the plain U-Net's training step,
 //! timed on its own at the step's shapes and summed over its calls. Convolutions run on flex's
-//! primitives (burn's kernels) and on boneseg's kernels; the other operations run forward and
-//! backward (plus a `sum`, to have a gradient to start from) on flex with autodiff.
+//! primitives (burn's kernels) and on boneseg's kernels; batch norm + ReLU runs as burn's two
+//! modules and as boneseg's fused operation; the other operations are burn's. All but the
+//! convolutions run forward and backward (plus a `sum`, to have a gradient to start from) on flex
+//! with autodiff.
 
 use std::time::Instant;
 
+use boneseg_models::batch_norm::{Activation, apply_batch_norm};
 use boneseg_models::blocks::{resize_nearest, scaled_size};
 use boneseg_models::burn::backend::Flex;
 use boneseg_models::burn::backend::flex::FlexTensor;
@@ -82,7 +85,7 @@ fn conv_times(layers: &[ConvLayer], iters: usize) -> [[f64; 2]; 3] {
             }),
         ];
         let ours = [
-            median_ms(iters, || drop(kernels::forward(&x, &w, &geometry))),
+            median_ms(iters, || drop(kernels::forward(&x, &w, &geometry, None))),
             median_ms(iters, || drop(kernels::input_grad(&w, &g, &geometry))),
             median_ms(iters, || drop(kernels::weight_grad(&x, &g, &geometry))),
         ];
@@ -135,10 +138,15 @@ pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Dev
             ]
         })
         .collect();
-    let batch_norm = forward_backward(iters, &ad, &conv_outputs, |x| {
-        BatchNormConfig::new(x[0].dims()[1]).init(&ad).forward(x[0].clone())
-    });
-    let relu = forward_backward(iters, &ad, &conv_outputs, |x| activation::relu(x[0].clone()));
+    let batch_norm_relu = [
+        forward_backward(iters, &ad, &conv_outputs, |x| {
+            activation::relu(BatchNormConfig::new(x[0].dims()[1]).init(&ad).forward(x[0].clone()))
+        }),
+        forward_backward(iters, &ad, &conv_outputs, |x| {
+            let bn = BatchNormConfig::new(x[0].dims()[1]).init(&ad);
+            apply_batch_norm(&bn, x[0].clone(), Activation::Relu)
+        }),
+    ];
     let max_pool = forward_backward(iters, &ad, &pooled, |x| {
         max_pool2d(x[0].clone(), MaxPoolOptions::new([2, 2]).with_stride([2, 2]))
     });
@@ -157,25 +165,25 @@ pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Dev
         "\nper-op profile of one training step (ms, summed over calls; flex, {} threads)",
         rayon::current_num_threads()
     );
-    println!("| operation | calls | with burn's conv | with boneseg's conv |\n|---|---|---|---|");
+    println!("| operation | calls | burn's kernels | boneseg's kernels |\n|---|---|---|---|");
     let names = ["conv forward", "conv input gradient", "conv weight gradient"];
     for (name, [burn, ours]) in names.iter().zip(conv) {
         println!("| {name} | {} | {burn:.0} | {ours:.0} |", layers.len());
     }
+    let same = |ms: f64| [ms, ms];
     let others = [
-        ("batch norm (train, fwd+bwd)", conv_outputs.len(), batch_norm),
-        ("ReLU (fwd+bwd)", conv_outputs.len(), relu),
-        ("interpolate nearest 2x (fwd+bwd)", upsampled.len(), interpolate),
-        ("max-pool 2x2 (fwd+bwd)", pooled.len(), max_pool),
-        ("concatenation (fwd+bwd)", concatenated.len(), concat),
-        ("BCE-with-logits loss (fwd+bwd)", 1, loss),
-        ("Adam step", 1, optimiser),
+        ("batch norm + ReLU (train, fwd+bwd)", conv_outputs.len(), batch_norm_relu),
+        ("interpolate nearest 2x (fwd+bwd)", upsampled.len(), same(interpolate)),
+        ("max-pool 2x2 (fwd+bwd)", pooled.len(), same(max_pool)),
+        ("concatenation (fwd+bwd)", concatenated.len(), same(concat)),
+        ("BCE-with-logits loss (fwd+bwd)", 1, same(loss)),
+        ("Adam step", 1, same(optimiser)),
     ];
-    for (name, calls, ms) in others {
-        println!("| {name} | {calls} | {ms:.0} | {ms:.0} |");
+    for (name, calls, [burn, ours]) in others {
+        println!("| {name} | {calls} | {burn:.0} | {ours:.0} |");
     }
-    let rest: f64 = others.iter().map(|(_, _, ms)| ms).sum();
-    let [burn, ours] = [0, 1].map(|k| conv.iter().map(|t| t[k]).sum::<f64>() + rest);
+    let [burn, ours] =
+        [0, 1].map(|k| conv.iter().chain(others.iter().map(|(_, _, ms)| ms)).map(|t| t[k]).sum::<f64>());
     println!("| sum | | {burn:.0} | {ours:.0} |");
 }
 
