@@ -15,6 +15,7 @@ pub mod encoders;
 mod flex;
 pub mod lite0;
 pub mod model;
+pub mod pool;
 pub mod registry;
 pub mod summary;
 pub mod weights;

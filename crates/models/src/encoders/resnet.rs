@@ -3,13 +3,13 @@
 
 use burn::module::Module;
 use burn::nn::BatchNorm;
-use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor, activation};
 
 use crate::batch_norm::{Activation, conv_batch_norm};
 use crate::blocks::{BN_EPS, ConvBn, ConvSpec, batch_norm};
 use crate::conv::Conv2d;
+use crate::pool::max_pool2d;
 use crate::registry::ResNetDepth;
 
 /// How the last stages give up their stride. SMP and torchvision dilate differently: SMP

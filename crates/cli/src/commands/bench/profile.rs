@@ -1,7 +1,8 @@
 //! `boneseg bench engine --profile`: each kind of operation of the plain U-Net's training step,
 //! timed on its own at the step's shapes and summed over its calls. Convolutions run on flex's
 //! primitives (burn's kernels) and on boneseg's kernels; batch norm + ReLU runs as burn's two
-//! modules and as boneseg's fused operation; the other operations are burn's. All but the
+//! modules and as boneseg's fused operation, max-pool as burn's and boneseg's; the other
+//! operations are burn's. All but the
 //! convolutions run forward and backward (plus a `sum`, to have a gradient to start from) on flex
 //! with autodiff.
 
@@ -14,10 +15,11 @@ use boneseg_models::burn::backend::flex::FlexTensor;
 use boneseg_models::burn::backend::ops::ModuleOps;
 use boneseg_models::burn::nn::BatchNormConfig;
 use boneseg_models::burn::optim::GradientsParams;
-use boneseg_models::burn::tensor::module::max_pool2d;
+use boneseg_models::burn::tensor::module::max_pool2d as burn_max_pool2d;
 use boneseg_models::burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use boneseg_models::burn::tensor::{Device, Distribution, Tensor, TensorData, activation};
 use boneseg_models::conv::kernels::{self, Geometry};
+use boneseg_models::pool::max_pool2d;
 use boneseg_train::loss::LossFn;
 use boneseg_train::optim::{Optim, OptimConfig, OptimKind};
 
@@ -147,9 +149,11 @@ pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Dev
             apply_batch_norm(&bn, x[0].clone(), Activation::Relu)
         }),
     ];
-    let max_pool = forward_backward(iters, &ad, &pooled, |x| {
-        max_pool2d(x[0].clone(), MaxPoolOptions::new([2, 2]).with_stride([2, 2]))
-    });
+    let pool = || MaxPoolOptions::new([2, 2]).with_stride([2, 2]);
+    let max_pool = [
+        forward_backward(iters, &ad, &pooled, |x| burn_max_pool2d(x[0].clone(), pool())),
+        forward_backward(iters, &ad, &pooled, |x| max_pool2d(x[0].clone(), pool())),
+    ];
     let interpolate =
         forward_backward(iters, &ad, &upsampled, |x| resize_nearest(x[0].clone(), scaled_size(&x[0], 2)));
     let concat = forward_backward(iters, &ad, &concatenated, |x| Tensor::cat(x, 1));
@@ -174,7 +178,7 @@ pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Dev
     let others = [
         ("batch norm + ReLU (train, fwd+bwd)", conv_outputs.len(), batch_norm_relu),
         ("interpolate nearest 2x (fwd+bwd)", upsampled.len(), same(interpolate)),
-        ("max-pool 2x2 (fwd+bwd)", pooled.len(), same(max_pool)),
+        ("max-pool 2x2 (fwd+bwd)", pooled.len(), max_pool),
         ("concatenation (fwd+bwd)", concatenated.len(), same(concat)),
         ("BCE-with-logits loss (fwd+bwd)", 1, same(loss)),
         ("Adam step", 1, same(optimiser)),

@@ -4,10 +4,10 @@ use boneseg_models::blocks::{ConvBn, ConvSpec, conv3x3_bn_relu, resize_nearest, 
 // `#[derive(Module)]` names the crate `burn`.
 use boneseg_models::burn;
 use boneseg_models::burn::module::Module;
-use boneseg_models::burn::tensor::module::max_pool2d;
 use boneseg_models::burn::tensor::ops::MaxPoolOptions;
 use boneseg_models::burn::tensor::{Device, Tensor};
 use boneseg_models::conv::Conv2d;
+use boneseg_models::pool::max_pool2d;
 
 /// Channels of the five levels, full resolution first.
 pub const WIDTHS: [usize; 5] = [32, 64, 128, 256, 512];
