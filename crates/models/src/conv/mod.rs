@@ -55,14 +55,14 @@ pub(crate) fn conv2d_mapped(
 
 static BURN_KERNELS: AtomicBool = AtomicBool::new(false);
 
-/// From now on, every convolution and batch norm of this process runs on burn's own ops (`true`)
-/// or ours, so that `boneseg bench engine` can compare the two in one session.
+/// From now on, every convolution, batch norm and max-pool of this process runs on burn's own
+/// ops (`true`) or ours, so that `boneseg bench engine` can compare the two in one session.
 pub fn use_burn_kernels(burn: bool) {
     BURN_KERNELS.store(burn, Ordering::Relaxed);
 }
 
-/// Our kernels (convolution, batch norm) cover f32 on flex; other dtypes and backends keep
-/// burn's ops.
+/// Our kernels (convolution, batch norm, max-pool) cover f32 on flex; other dtypes and backends
+/// keep burn's ops.
 pub(crate) fn runs_our_kernels(x: &Tensor<4>) -> bool {
     let on_flex = matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_));
     on_flex && x.dtype() == DType::F32 && !BURN_KERNELS.load(Ordering::Relaxed)

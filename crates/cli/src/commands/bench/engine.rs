@@ -32,8 +32,8 @@ pub struct EngineBenchArgs {
     pub python: String,
     #[arg(long, default_value = "tools/bench_engine.py")]
     pub script: PathBuf,
-    /// Whose convolution and batch-norm kernels boneseg runs: boneseg, burn, or both one after
-    /// the other.
+    /// Whose convolution, batch-norm and max-pool kernels boneseg runs: boneseg, burn, or both
+    /// one after the other.
     #[arg(long, default_value = "both")]
     pub kernels: String,
     /// Also time each kind of operation of the training step on its own.

@@ -38,8 +38,8 @@ pub struct ModelBenchArgs {
     /// forward, train, or both.
     #[arg(long, default_value = "both")]
     pub mode: String,
-    /// Run convolutions and batch norms on burn's own kernels instead of boneseg's (the figures
-    /// before them).
+    /// Run convolutions, batch norms and max-pools on burn's own kernels instead of boneseg's
+    /// (the figures before them).
     #[arg(long)]
     pub burn_kernels: bool,
 }
