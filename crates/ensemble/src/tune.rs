@@ -108,7 +108,8 @@ pub fn tune(
     let baseline = grid.iter().position(|&t| t == options.baseline_threshold).expect("added above");
 
     let equal = vec![1.0 / inputs.len() as f64; inputs.len()];
-    let (images, mut searches) = threshold_pass(inputs, truth, &grid, &[equal.clone()], options.keep_empty)?;
+    let (images, mut searches) =
+        threshold_pass(inputs, truth, &grid, std::slice::from_ref(&equal), options.keep_empty)?;
     let equal_search = searches.pop().expect("one candidate");
     let plain = std::array::from_fn(|class| equal_search.means(class)[baseline]);
     report(&format!(
@@ -117,7 +118,8 @@ pub fn tune(
         options.baseline_threshold,
         mean(&equal_search.best_means())
     ));
-    let (weights, search) = search_weights(inputs, truth, &grid, equal, equal_search.clone(), options, report)?;
+    let (weights, search) =
+        search_weights(inputs, truth, &grid, equal, equal_search.clone(), options, report)?;
     let thresholds = search.best();
     let mean_options = MeanOptions { weights: weights.clone(), skip_empty: !options.keep_empty };
     let min_sizes = &options.min_sizes;
@@ -360,7 +362,8 @@ fn search_post(
             sums = vec![vec![0.0; rules.len() + 1]; NUM_CLASSES];
             rules
         });
-        let mask = runs::to_mask(&mean_vote(probs, options, thresholds.0[class]), truth.height(), truth.width());
+        let mask =
+            runs::to_mask(&mean_vote(probs, options, thresholds.0[class]), truth.height(), truth.width());
         sums[class][0] += dice(&mask, truth);
         for (sum, rule) in sums[class][1..].iter_mut().zip(rules.iter()) {
             let mut processed = mask.clone();
@@ -446,9 +449,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // The good model: 0.9 on the truth. The noisy one: 0.9 on a square shifted by one pixel,
         // and a speck that differs per image, so no threshold rescues it.
-        let good = store(&dir.path().join("good"), 4, |_, class, pixel| {
-            if square(class, 3, 0).contains(&pixel) { 0.9 } else { 0.0 }
-        });
+        let good =
+            store(
+                &dir.path().join("good"),
+                4,
+                |_, class, pixel| {
+                    if square(class, 3, 0).contains(&pixel) { 0.9 } else { 0.0 }
+                },
+            );
         let noisy = store(&dir.path().join("noisy"), 4, |image, class, pixel| {
             if square(class, 3, 1).contains(&pixel) || pixel == (image * 37 + class * 11) % (SIDE * SIDE) {
                 0.9

@@ -160,8 +160,8 @@ mod tests {
         assert_eq!(TunedSettings::parse(&text, "t.toml").unwrap(), settings, "{text}");
         assert!(text.contains("[postprocess.class.Pisiform]") && !text.contains("[postprocess.class.Ulna]"));
 
-        let err = TunedSettings::parse("weights = [1.0]\n[thresholds.class]\nthumb = 0.3\n", "t.toml")
-            .unwrap_err();
+        let err =
+            TunedSettings::parse("weights = [1.0]\n[thresholds.class]\nthumb = 0.3\n", "t.toml").unwrap_err();
         assert!(err.contains("t.toml: [thresholds]: [class] `thumb` is not a class name"), "{err}");
         let err = TunedSettings::parse("weights = []\n[thresholds]\n", "t.toml").unwrap_err();
         assert!(err.contains("t.toml: `weights`"), "{err}");

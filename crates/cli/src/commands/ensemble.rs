@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use boneseg_data::layout::{ReadOptions, list_images};
-use boneseg_ensemble::{ClassThresholds, TunedSettings};
 use boneseg_ensemble::mean::MeanOptions;
 use boneseg_ensemble::recipe::Recipe;
 use boneseg_ensemble::stream::{mean_stores, run_recipe, vote_submissions};
 use boneseg_ensemble::vote::majority;
+use boneseg_ensemble::{ClassThresholds, TunedSettings};
 
 use super::infer::PostArgs;
 

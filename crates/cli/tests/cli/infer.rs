@@ -129,7 +129,8 @@ fn tuned_on_validation_stores_drives_ensemble_and_infer() {
     let test_images = corpus().join("test/DCM");
     let infer_into = |store: &str, images: &[&str], hflip: bool| {
         let (csv, probs) = (out(&format!("{store}.csv")), out(store));
-        let mut args = vec!["infer", "--run", s(&run), "--out", s(&csv), "--probs", s(&probs), "--floor", "0.05"];
+        let mut args =
+            vec!["infer", "--run", s(&run), "--out", s(&csv), "--probs", s(&probs), "--floor", "0.05"];
         args.extend_from_slice(images);
         if hflip {
             args.push("--hflip");
@@ -162,7 +163,8 @@ fn tuned_on_validation_stores_drives_ensemble_and_infer() {
         let post = out(&format!("{name}-post.toml"));
         std::fs::write(&thresholds, toml::to_string(&tuned["thresholds"]).unwrap()).unwrap();
         let nothing = toml::Value::Table(toml::Table::new());
-        std::fs::write(&post, toml::to_string(tuned.get("postprocess").unwrap_or(&nothing)).unwrap()).unwrap();
+        std::fs::write(&post, toml::to_string(tuned.get("postprocess").unwrap_or(&nothing)).unwrap())
+            .unwrap();
         let weights: Vec<String> =
             tuned["weights"].as_array().unwrap().iter().map(|w| w.as_float().unwrap().to_string()).collect();
         (thresholds, post, weights.join(","))
@@ -176,29 +178,67 @@ fn tuned_on_validation_stores_drives_ensemble_and_infer() {
     let (test_a, test_b) = (out("test-a"), out("test-b"));
     let tuned = out("pair.toml");
     boneseg(&[
-        "ensemble", "--method", "mean", "--inputs", s(&test_a), s(&test_b), "--tuned", s(&tuned), "--out",
+        "ensemble",
+        "--method",
+        "mean",
+        "--inputs",
+        s(&test_a),
+        s(&test_b),
+        "--tuned",
+        s(&tuned),
+        "--out",
         s(&out("tuned-mean.csv")),
     ])
     .expect(0)
     .says(&["pair.toml"]);
     check(&out("tuned-mean.csv"));
     boneseg(&[
-        "ensemble", "--method", "mean", "--inputs", s(&test_a), s(&test_b), "--weights", &weights,
-        "--thresholds", s(&thresholds), "--postprocess", s(&post), "--out", s(&out("flags-mean.csv")),
+        "ensemble",
+        "--method",
+        "mean",
+        "--inputs",
+        s(&test_a),
+        s(&test_b),
+        "--weights",
+        &weights,
+        "--thresholds",
+        s(&thresholds),
+        "--postprocess",
+        s(&post),
+        "--out",
+        s(&out("flags-mean.csv")),
     ])
     .expect(0);
     assert_eq!(read("tuned-mean.csv"), read("flags-mean.csv"));
     // Its thresholds belong to the mean of two stores, not to one inference.
-    boneseg(&["infer", "--run", s(&run), "--images", s(&test_images), "--out", "x.csv", "--tuned", s(&tuned)])
-        .expect(2)
-        .says(&["weighted mean"]);
+    boneseg(&[
+        "infer",
+        "--run",
+        s(&run),
+        "--images",
+        s(&test_images),
+        "--out",
+        "x.csv",
+        "--tuned",
+        s(&tuned),
+    ])
+    .expect(2)
+    .says(&["weighted mean"]);
 
     // One store: thresholds and post-processing for infer with the same views.
     let single = tune(&["val-b"], "single.toml");
     let (thresholds, post, _) = spell_out(&single, "single");
     boneseg(&[
-        "infer", "--run", s(&run), "--images", s(&test_images), "--hflip", "--tuned", s(&out("single.toml")),
-        "--out", s(&out("tuned-infer.csv")),
+        "infer",
+        "--run",
+        s(&run),
+        "--images",
+        s(&test_images),
+        "--hflip",
+        "--tuned",
+        s(&out("single.toml")),
+        "--out",
+        s(&out("tuned-infer.csv")),
     ])
     .expect(0)
     .says(&["single.toml"]);
@@ -207,7 +247,15 @@ fn tuned_on_validation_stores_drives_ensemble_and_infer() {
     crate::support::copy_dir(&run, &copy);
     std::fs::copy(&thresholds, copy.join("thresholds.toml")).unwrap();
     boneseg(&[
-        "infer", "--run", s(&copy), "--images", s(&test_images), "--hflip", "--postprocess", s(&post), "--out",
+        "infer",
+        "--run",
+        s(&copy),
+        "--images",
+        s(&test_images),
+        "--hflip",
+        "--postprocess",
+        s(&post),
+        "--out",
         s(&out("flags-infer.csv")),
     ])
     .expect(0);
@@ -215,7 +263,15 @@ fn tuned_on_validation_stores_drives_ensemble_and_infer() {
 
     // Several runs never borrow the first run's own thresholds.
     boneseg(&[
-        "infer", "--run", s(&copy), "--run", s(&run), "--images", s(&test_images), "--out", s(&out("two.csv")),
+        "infer",
+        "--run",
+        s(&copy),
+        "--run",
+        s(&run),
+        "--images",
+        s(&test_images),
+        "--out",
+        s(&out("two.csv")),
     ])
     .expect(0)
     .says(&["train.threshold 0.5"]);

@@ -74,7 +74,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })?;
         let labels = labels::load(entry, rule).map_err(|e| e.to_string())?;
         for warning in &labels.warnings {
-            tracing::warn!("{}: {warning}", entry.label.as_deref().unwrap_or(entry.image.as_path()).display());
+            tracing::warn!(
+                "{}: {warning}",
+                entry.label.as_deref().unwrap_or(entry.image.as_path()).display()
+            );
         }
         Ok(labels.masks)
     };
