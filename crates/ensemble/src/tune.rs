@@ -98,6 +98,9 @@ pub fn tune(
     options: &TuneOptions,
     report: &mut dyn FnMut(&str),
 ) -> Result<Tuned> {
+    if inputs.is_empty() {
+        return Err(EnsembleError::Input("tuning needs at least one validation store".into()));
+    }
     let mut grid = options.grid.clone();
     if !grid.contains(&options.baseline_threshold) {
         grid.push(options.baseline_threshold);
