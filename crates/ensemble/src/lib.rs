@@ -1,6 +1,8 @@
 //! From predictions to the best submission, without burn: the probability store ([`store`]),
 //! streaming ensembles over submissions and stores ([`vote`], [`mean`], [`stream`], [`recipe`]),
-//! per-class thresholds ([`thresholds`]) and mask post-processing ([`postprocess`]).
+//! per-class thresholds ([`thresholds`]), mask post-processing ([`postprocess`]), and the search
+//! that chooses weights, thresholds and post-processing on validation stores ([`tune`], written
+//! to the file of [`tuned`]).
 //!
 //! Everything works on run-length form ([`runs`]): a 2048² class with a few thousand
 //! foreground pixels is a few hundred runs, so voting and averaging cost in proportion to the
@@ -14,9 +16,12 @@ pub mod runs;
 pub mod store;
 pub mod stream;
 pub mod thresholds;
+pub mod tune;
+pub mod tuned;
 pub mod vote;
 
 pub use postprocess::{ClassRule, PostProcess};
 pub use runs::Runs;
 pub use store::{ProbReader, ProbRow, ProbWriter, SparseProbs};
 pub use thresholds::ClassThresholds;
+pub use tuned::TunedSettings;

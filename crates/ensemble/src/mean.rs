@@ -28,6 +28,19 @@ impl MeanOptions {
 
 /// The pixels whose mean probability over `models` is above `threshold`.
 pub fn mean_vote(models: &[&SparseProbs], options: &MeanOptions, threshold: f64) -> Runs {
+    let mut out = Runs::new();
+    for_each_mean(models, options, |pixel, mean| {
+        if mean > threshold {
+            runs::push(&mut out, pixel, 1);
+        }
+    });
+    out
+}
+
+/// Calls `visit(pixel, mean)` for every pixel inside some model's support, in pixel order, with
+/// the mean that [`mean_vote`] thresholds (so a search over thresholds sees exactly the masks the
+/// ensemble will write). Pixels outside every support have mean 0 and are not visited.
+pub fn for_each_mean(models: &[&SparseProbs], options: &MeanOptions, mut visit: impl FnMut(usize, f64)) {
     assert_eq!(models.len(), options.weights.len(), "one weight per model");
     let denominator: f64 = models
         .iter()
@@ -35,9 +48,8 @@ pub fn mean_vote(models: &[&SparseProbs], options: &MeanOptions, threshold: f64)
         .filter(|(m, _)| !options.skip_empty || !m.is_empty())
         .map(|(_, &w)| w)
         .sum();
-    let mut out = Runs::new();
     if denominator == 0.0 {
-        return out;
+        return;
     }
     let mut bounds: Vec<usize> =
         models.iter().flat_map(|m| m.runs.iter().flat_map(|&(s, l)| [s, s + l])).collect();
@@ -69,12 +81,9 @@ pub fn mean_vote(models: &[&SparseProbs], options: &MeanOptions, threshold: f64)
             for &(model, start, offset) in &active {
                 acc += options.weights[model] * dequantise(models[model].values[offset + pixel - start]);
             }
-            if acc / denominator > threshold {
-                runs::push(&mut out, pixel, 1);
-            }
+            visit(pixel, acc / denominator);
         }
     }
-    out
 }
 
 #[cfg(test)]

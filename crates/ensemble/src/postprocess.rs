@@ -17,11 +17,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use boneseg_contract::{BitMask, NUM_CLASSES, class_index};
-use serde::Deserialize;
+use boneseg_contract::{BitMask, CLASSES, NUM_CLASSES, class_index};
+use serde::{Deserialize, Serialize};
 
 /// What to do to one class.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassRule {
     /// Components smaller than this many pixels are removed (0: none).
@@ -47,10 +47,11 @@ pub struct PostProcess {
     pub rules: [ClassRule; NUM_CLASSES],
 }
 
-#[derive(Deserialize)]
+/// The TOML form, also a table of the tuned file (`crate::tuned`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PostProcessFile {
-    #[serde(default)]
+pub(crate) struct PostProcessFile {
+    #[serde(default, skip_serializing_if = "ClassRule::is_noop")]
     default: ClassRule,
     #[serde(default)]
     class: BTreeMap<String, ClassRule>,
@@ -64,6 +65,11 @@ impl PostProcess {
 
     pub fn parse(text: &str, what: &str) -> Result<PostProcess, String> {
         let file: PostProcessFile = toml::from_str(text).map_err(|e| format!("{what}: {e}"))?;
+        PostProcess::from_file(file, what)
+    }
+
+    /// Checks the parsed form; `what` names the source (and table) in errors.
+    pub(crate) fn from_file(file: PostProcessFile, what: &str) -> Result<PostProcess, String> {
         let mut rules = [file.default; NUM_CLASSES];
         for (name, rule) in file.class {
             let class =
@@ -80,6 +86,17 @@ impl PostProcess {
 
     pub fn is_noop(&self) -> bool {
         self.rules.iter().all(ClassRule::is_noop)
+    }
+
+    /// The serialisable form: the classes that do something, each in its own table.
+    pub(crate) fn to_file(&self) -> PostProcessFile {
+        let class = CLASSES
+            .iter()
+            .zip(&self.rules)
+            .filter(|(_, rule)| !rule.is_noop())
+            .map(|(name, rule)| (name.to_string(), *rule))
+            .collect();
+        PostProcessFile { default: ClassRule::default(), class }
     }
 
     /// Applies the rule of `class` to `mask`.

@@ -26,7 +26,7 @@ pub enum EnsembleError {
     Input(String),
 }
 
-type Result<T> = std::result::Result<T, EnsembleError>;
+pub(crate) type Result<T> = std::result::Result<T, EnsembleError>;
 
 /// Writes the combined submission: post-processing when asked, RLE, one row.
 struct Output {
@@ -132,19 +132,23 @@ pub fn vote_submissions(
 }
 
 /// Probability stores read in lockstep.
-struct Stores {
+pub(crate) struct Stores {
     readers: Vec<ProbReader>,
 }
 
 impl Stores {
-    fn open(paths: &[PathBuf]) -> Result<Stores> {
+    pub(crate) fn open(paths: &[PathBuf]) -> Result<Stores> {
         Ok(Stores {
             readers: paths.iter().map(|p| ProbReader::open(p)).collect::<std::result::Result<_, _>>()?,
         })
     }
 
+    pub(crate) fn readers(&self) -> &[ProbReader] {
+        &self.readers
+    }
+
     /// The next row of every store, all for the same image and class; `None` at the end.
-    fn next(&mut self) -> Result<Option<Vec<ProbRow>>> {
+    pub(crate) fn next(&mut self) -> Result<Option<Vec<ProbRow>>> {
         let mut rows = Vec::with_capacity(self.readers.len());
         for reader in &mut self.readers {
             match reader.next().transpose()? {

@@ -21,9 +21,11 @@ pub const FILE_NAME: &str = "thresholds.toml";
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassThresholds(pub [f64; NUM_CLASSES]);
 
-#[derive(Serialize, Deserialize)]
+/// The TOML form, also a table of the tuned file (`crate::tuned`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ThresholdsFile {
+pub(crate) struct ThresholdsFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     default: Option<f64>,
     #[serde(default)]
     class: BTreeMap<String, f64>,
@@ -38,6 +40,11 @@ impl ClassThresholds {
     /// Parses the TOML text; `what` names the source in errors.
     pub fn parse(text: &str, what: &str) -> Result<ClassThresholds, String> {
         let file: ThresholdsFile = toml::from_str(text).map_err(|e| format!("{what}: {e}"))?;
+        ClassThresholds::from_file(file, what)
+    }
+
+    /// Checks the parsed form; `what` names the source (and table) in errors.
+    pub(crate) fn from_file(file: ThresholdsFile, what: &str) -> Result<ClassThresholds, String> {
         let mut thresholds = ClassThresholds::uniform(file.default.unwrap_or(0.5));
         for (name, &t) in &file.class {
             let class =
@@ -69,8 +76,13 @@ impl ClassThresholds {
 
     /// The TOML text, every class listed.
     pub fn to_toml(&self) -> String {
+        toml::to_string(&self.to_file()).expect("thresholds serialise")
+    }
+
+    /// The serialisable form, every class listed.
+    pub(crate) fn to_file(&self) -> ThresholdsFile {
         let class = CLASSES.iter().zip(self.0).map(|(name, t)| (name.to_string(), t)).collect();
-        toml::to_string(&ThresholdsFile { default: None, class }).expect("thresholds serialise")
+        ThresholdsFile { default: None, class }
     }
 }
 
@@ -112,6 +124,11 @@ impl ThresholdSearch {
     /// Mean dice of `class` at each candidate.
     pub fn means(&self, class: usize) -> Vec<f64> {
         self.sums[class].iter().map(|s| s / self.images.max(1) as f64).collect()
+    }
+
+    /// The mean dice of each class at its best candidate.
+    pub fn best_means(&self) -> [f64; NUM_CLASSES] {
+        std::array::from_fn(|class| self.means(class).into_iter().fold(f64::NEG_INFINITY, f64::max))
     }
 
     /// The best threshold per class.

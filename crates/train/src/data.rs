@@ -74,6 +74,13 @@ impl DataSplit {
         Ok(build_reporting("validation", chosen.val, &cache_options(config), report)?.0)
     }
 
+    /// The validation images of `config` as they are on disk (full size, with their labels):
+    /// what `infer --validation-of` predicts so that `ensemble tune` can search on them.
+    pub fn validation_entries(config: &TrainConfig) -> Result<Vec<boneseg_data::ImageEntry>, PrepareError> {
+        let dataset = Dataset::open(&config.data.root, ReadOptions::default())?;
+        Ok(Selection::resolve(&dataset.train, &selection_options(config))?.val)
+    }
+
     /// Opens the dataset at `root`, selects the images and builds both caches (sharing one
     /// memory budget), telling `report` what it does: progress every tenth of the images,
     /// label warnings, cache statistics.

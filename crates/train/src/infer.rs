@@ -20,6 +20,7 @@ use boneseg_augment::geometric::resize::resize_linear;
 use boneseg_augment::plane::{Plane, gray_to_plane};
 use boneseg_contract::NUM_CLASSES;
 use boneseg_contract::submission::SubmissionWriter;
+use boneseg_data::ImageEntry;
 use boneseg_data::image_io::read_gray;
 use boneseg_data::layout::{ReadOptions, check_unique_names, list_images};
 use boneseg_ensemble::store::{ProbRow, ProbWriter, StoreError};
@@ -31,7 +32,7 @@ use boneseg_models::{ModelSpec, SegmentationModel};
 use rayon::prelude::*;
 
 use crate::config::TrainConfig;
-use crate::data::images_tensor;
+use crate::data::{DataSplit, images_tensor};
 use crate::run::{RunDir, recover_checkpoint};
 use crate::validate::{logits_to_masks, resize_bilinear, upsample_probs};
 pub use views::{Merge, Tta, View};
@@ -65,9 +66,13 @@ pub struct InferOptions {
     pub checkpoint: String,
     /// Overrides the runs' `train.device`.
     pub device: Option<String>,
-    /// One threshold for every class, overriding the first run's `thresholds.toml` (or, without
-    /// one, its `train.threshold`).
+    /// One threshold for every class, overriding everything below.
     pub threshold: Option<f64>,
+    /// Per-class thresholds chosen for exactly these runs and views (`ensemble tune`'s file), and
+    /// where they come from; without them a single run uses its `thresholds.toml` when it has
+    /// one, and several runs the first one's `train.threshold` (a run's tuned thresholds suit
+    /// that run alone, not the merged logits).
+    pub tuned: Option<(ClassThresholds, String)>,
     pub mode: Mode,
     pub tta: Tta,
     pub post: PostProcess,
@@ -82,6 +87,7 @@ impl InferOptions {
             checkpoint,
             device,
             threshold,
+            tuned: None,
             mode: Mode::Whole,
             tta: Tta::default(),
             post: PostProcess::default(),
@@ -144,7 +150,14 @@ fn thresholds(
     if let Some(t) = options.threshold {
         return Ok((ClassThresholds::uniform(t), format!("--threshold {t}")));
     }
-    match ClassThresholds::of_run(&runs[0]).map_err(InferError::Setup)? {
+    if let Some((tuned, source)) = &options.tuned {
+        return Ok((tuned.clone(), source.clone()));
+    }
+    let own = match runs {
+        [run] => ClassThresholds::of_run(run).map_err(InferError::Setup)?,
+        _ => None,
+    };
+    match own {
         Some(tuned) => {
             Ok((tuned, format!("{}", runs[0].join(boneseg_ensemble::thresholds::FILE_NAME).display())))
         }
@@ -161,6 +174,31 @@ pub fn infer(
     images: &Path,
     out: &Path,
     options: &InferOptions,
+    progress: impl FnMut(usize, usize),
+) -> Result<InferSummary, InferError> {
+    let listing = list_images(images, None, ReadOptions::default())?;
+    infer_entries(runs, &listing.entries, out, options, progress)
+}
+
+/// The images of `run`'s validation fold, full size, from its resolved config: predicted by
+/// `infer --validation-of` so that `ensemble tune` searches on what inference really produces.
+pub fn validation_images(run: &Path) -> Result<(Vec<ImageEntry>, PathBuf), InferError> {
+    let setup = |e: String| InferError::Setup(format!("--validation-of {}: {e}", run.display()));
+    let dir = RunDir::open(run).map_err(|e| setup(e.to_string()))?;
+    let config = TrainConfig::load(&dir.config_path(), &[]).map_err(|e| setup(e.to_string()))?;
+    let entries = DataSplit::validation_entries(&config).map_err(|e| setup(e.to_string()))?;
+    if entries.is_empty() {
+        return Err(setup(format!("fold {} has no validation images", config.data.fold)));
+    }
+    Ok((entries, boneseg_data::Dataset::train_images(&config.data.root)))
+}
+
+/// Writes the submission (and the store) for `entries`, in their order.
+pub fn infer_entries(
+    runs: &[PathBuf],
+    entries: &[ImageEntry],
+    out: &Path,
+    options: &InferOptions,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<InferSummary, InferError> {
     assert!(!runs.is_empty(), "at least one run");
@@ -173,8 +211,7 @@ pub fn infer(
     }
     let first_config = first_config.expect("one run");
     let (thresholds, source) = thresholds(runs, &first_config, options)?;
-    let listing = list_images(images, None, ReadOptions::default())?;
-    check_unique_names(&listing.entries)?;
+    check_unique_names(entries)?;
     let write_error = |source| InferError::Write { path: out.to_path_buf(), source };
     let mut writer = SubmissionWriter::create(out).map_err(write_error)?;
     let mut store = match &options.probs {
@@ -182,8 +219,8 @@ pub fn infer(
         None => None,
     };
     let views = options.tta.views();
-    let total = listing.entries.len();
-    for (done, entry) in listing.entries.iter().enumerate() {
+    let total = entries.len();
+    for (done, entry) in entries.iter().enumerate() {
         let image = gray_to_plane(&read_gray(&entry.image)?);
         let (logits, grid) = merged_logits(&models, &image, &views, options);
         let mut masks = logits_to_masks(&logits, grid.0, grid.1, entry.height, entry.width, &thresholds.0);

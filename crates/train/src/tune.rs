@@ -3,7 +3,9 @@
 //! Each validation image's logits (whole image at the training size, the baseline path) are
 //! upsampled and thresholded at every candidate, class by class, exactly as the leaderboard
 //! scores; the candidate with the best mean dice per class is written to the run's
-//! `thresholds.toml`, which `infer` then uses.
+//! `thresholds.toml`, which `infer` then uses for that run alone. Thresholds for sliding windows,
+//! TTA or several runs come from the stores that inference writes for the validation images
+//! (`infer --validation-of`, then `ensemble tune`, in `boneseg_ensemble::tune`).
 
 use std::path::Path;
 

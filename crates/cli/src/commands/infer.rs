@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use boneseg_data::layout::{ReadOptions, list_images};
 use boneseg_ensemble::store::DEFAULT_FLOOR;
-use boneseg_ensemble::{ClassRule, PostProcess};
-use boneseg_train::infer::{InferOptions, Merge, Mode, Tta, Window, infer};
+use boneseg_ensemble::{ClassRule, PostProcess, TunedSettings};
+use boneseg_train::infer::{InferOptions, Merge, Mode, Tta, Window, infer_entries, validation_images};
 
 use crate::progress::bar;
 
@@ -17,17 +18,25 @@ pub struct Args {
     #[arg(long, required = true)]
     pub run: Vec<PathBuf>,
     /// Folder of PNG images (searched recursively, e.g. test/DCM).
+    #[arg(long, required_unless_present = "validation_of", conflicts_with = "validation_of")]
+    pub images: Option<PathBuf>,
+    /// Instead of --images: the validation fold of this run (from its resolved config), full
+    /// size, for `boneseg ensemble tune` (write --probs with a low --floor, e.g. 0.05).
     #[arg(long)]
-    pub images: PathBuf,
+    pub validation_of: Option<PathBuf>,
     #[arg(long)]
     pub out: PathBuf,
     /// Which checkpoint: best (by validation mean dice) or last.
     #[arg(long, default_value = "best")]
     pub checkpoint: String,
-    /// One threshold for all classes (default: the first run's thresholds.toml from
-    /// `boneseg thresholds tune`, else its train.threshold).
+    /// One threshold for all classes (default: --tuned; else, for a single run, its
+    /// thresholds.toml from `boneseg thresholds tune`; else the first run's train.threshold).
     #[arg(long)]
     pub threshold: Option<f64>,
+    /// Thresholds and post-processing from `boneseg ensemble tune` on a store this same
+    /// inference (runs, mode, views) wrote for the validation images.
+    #[arg(long, conflicts_with_all = ["threshold", "postprocess", "min_size", "keep_largest", "fill_holes"])]
+    pub tuned: Option<PathBuf>,
     /// cpu, vulkan, wgpu or cuda (default: the run's train.device).
     #[arg(long)]
     pub device: Option<String>,
@@ -98,10 +107,24 @@ impl PostArgs {
     }
 }
 
+/// A tuned file for one prediction: tuned over several stores, its thresholds belong to their
+/// weighted mean, which only `ensemble --method mean --tuned` computes.
+fn tuned_for_infer(path: &std::path::Path) -> anyhow::Result<TunedSettings> {
+    let settings = TunedSettings::load(path).map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        settings.weights.len() == 1,
+        "{}: tuned over {} stores, so its thresholds are for their weighted mean: use it with `boneseg ensemble --method mean --tuned`, or tune on the one store that this infer (same --run list, mode and views) writes with `--validation-of RUN --probs DIR`",
+        path.display(),
+        settings.weights.len()
+    );
+    Ok(settings)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let config = serde_json::json!({
-        "runs": args.run, "images": args.images, "checkpoint": args.checkpoint, "threshold": args.threshold,
+        "runs": args.run, "images": args.images, "validation_of": args.validation_of,
+        "checkpoint": args.checkpoint, "threshold": args.threshold, "tuned": args.tuned,
         "mode": args.mode, "window": args.window, "stride": args.stride, "sigma": args.sigma,
         "hflip": args.hflip, "scales": args.scales, "brightness": args.brightness,
         "merge": format!("{:?}", args.merge).to_lowercase(), "postprocess": args.post.postprocess,
@@ -117,17 +140,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }),
         _ => Mode::Whole,
     };
+    let (tuned, post) = match &args.tuned {
+        Some(path) => {
+            let settings = tuned_for_infer(path)?;
+            (Some((settings.thresholds, path.display().to_string())), settings.post)
+        }
+        None => (None, args.post.rules()?),
+    };
     let options = InferOptions {
         checkpoint: args.checkpoint,
         device: args.device,
         threshold: args.threshold,
+        tuned,
         mode,
         tta: Tta { hflip: args.hflip, scales: args.scales, brightness: args.brightness, merge: args.merge },
-        post: args.post.rules()?,
+        post,
         probs: args.probs.clone().map(|dir| (dir, args.floor)),
     };
+    let (entries, images) = match (&args.validation_of, &args.images) {
+        (Some(run), _) => validation_images(run)?,
+        (None, Some(dir)) => (list_images(dir, None, ReadOptions::default())?.entries, dir.clone()),
+        (None, None) => anyhow::bail!("give --images DIR or --validation-of RUN"),
+    };
     let mut progress = None;
-    let summary = infer(&args.run, &args.images, &args.out, &options, |done, total| {
+    let summary = infer_entries(&args.run, &entries, &args.out, &options, |done, total| {
         progress.get_or_insert_with(|| bar(total, "images")).set_position(done as u64);
     })?;
     if let Some(progress) = progress {
@@ -142,7 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let mut record = boneseg_ledger::Record::new("infer")
         .config(config)
-        .data_fingerprint(boneseg_ledger::fingerprint(&[args.images.as_path()])?)
+        .data_fingerprint(boneseg_ledger::fingerprint(&[images.as_path()])?)
         .output(&args.out);
     if let Some(dir) = &args.probs {
         println!("probability store written to {}", dir.display());

@@ -9,7 +9,9 @@ use boneseg_train::tune::tune_thresholds;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Search each class's threshold on the run's validation fold; writes RUN/thresholds.toml.
+    /// Search each class's threshold on the run's validation fold (whole-image path); writes
+    /// RUN/thresholds.toml. For sliding windows, TTA or several runs: `infer --validation-of`,
+    /// then `ensemble tune`.
     Tune(TuneArgs),
 }
 

@@ -116,3 +116,163 @@ fn infer_tune_and_ensemble_write_valid_submissions() {
     .expect(2)
     .says(&["can never be met"]);
 }
+
+/// Validation stores from `infer --validation-of`, `ensemble tune` on them, and the tuned file
+/// used by `ensemble --method mean --tuned` and `infer --tuned`: each output equals the one made
+/// with the file's settings spelt out as flags, so the file is what decides.
+#[test]
+fn tuned_on_validation_stores_drives_ensemble_and_infer() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    boneseg(&["train", "--config", s(&write_config(dir.path(), 1)), "--out", s(&run)]).expect(0);
+    let out = |name: &str| dir.path().join(name);
+    let test_images = corpus().join("test/DCM");
+    let infer_into = |store: &str, images: &[&str], hflip: bool| {
+        let (csv, probs) = (out(&format!("{store}.csv")), out(store));
+        let mut args =
+            vec!["infer", "--run", s(&run), "--out", s(&csv), "--probs", s(&probs), "--floor", "0.05"];
+        args.extend_from_slice(images);
+        if hflip {
+            args.push("--hflip");
+        }
+        boneseg(&args).expect(0);
+    };
+    // Two "models": the plain view and the flip-merged views.
+    for (name, hflip) in [("a", false), ("b", true)] {
+        infer_into(&format!("val-{name}"), &["--validation-of", s(&run)], hflip);
+        infer_into(&format!("test-{name}"), &["--images", s(&test_images)], hflip);
+    }
+    let tune = |inputs: &[&str], file: &str| {
+        let mut args = vec!["ensemble", "tune", "--inputs"];
+        let stores: Vec<std::path::PathBuf> = inputs.iter().map(|i| out(i)).collect();
+        args.extend(stores.iter().map(|p| s(p)));
+        let labels = corpus().join("train/outputs_json");
+        let images = corpus().join("train/DCM");
+        let tuned = out(file);
+        args.extend(["--images", s(&images), "--labels", s(&labels), "--out", s(&tuned)]);
+        args.extend(["--low", "0.1", "--high", "0.9", "--step", "0.2", "--min-sizes", "4,40"]);
+        boneseg(&args).expect(0).says(&["validation mean dice", "tuned settings written", "finger-16"]);
+        std::fs::read_to_string(&tuned).unwrap().parse::<toml::Table>().unwrap()
+    };
+    let check = |file: &std::path::Path| {
+        boneseg(&["submission", "check", s(file), "--images", s(&test_images)]).expect(0);
+    };
+    // The tuned file's tables as the standalone files the flags take.
+    let spell_out = |tuned: &toml::Table, name: &str| {
+        let thresholds = out(&format!("{name}-thresholds.toml"));
+        let post = out(&format!("{name}-post.toml"));
+        std::fs::write(&thresholds, toml::to_string(&tuned["thresholds"]).unwrap()).unwrap();
+        let nothing = toml::Value::Table(toml::Table::new());
+        std::fs::write(&post, toml::to_string(tuned.get("postprocess").unwrap_or(&nothing)).unwrap())
+            .unwrap();
+        let weights: Vec<String> =
+            tuned["weights"].as_array().unwrap().iter().map(|w| w.as_float().unwrap().to_string()).collect();
+        (thresholds, post, weights.join(","))
+    };
+    let read = |name: &str| std::fs::read_to_string(out(name)).unwrap();
+
+    // Two stores: weights, thresholds and post-processing for the weighted mean.
+    let pair = tune(&["val-a", "val-b"], "pair.toml");
+    assert_eq!(pair["weights"].as_array().unwrap().len(), 2);
+    let (thresholds, post, weights) = spell_out(&pair, "pair");
+    let (test_a, test_b) = (out("test-a"), out("test-b"));
+    let tuned = out("pair.toml");
+    boneseg(&[
+        "ensemble",
+        "--method",
+        "mean",
+        "--inputs",
+        s(&test_a),
+        s(&test_b),
+        "--tuned",
+        s(&tuned),
+        "--out",
+        s(&out("tuned-mean.csv")),
+    ])
+    .expect(0)
+    .says(&["pair.toml"]);
+    check(&out("tuned-mean.csv"));
+    boneseg(&[
+        "ensemble",
+        "--method",
+        "mean",
+        "--inputs",
+        s(&test_a),
+        s(&test_b),
+        "--weights",
+        &weights,
+        "--thresholds",
+        s(&thresholds),
+        "--postprocess",
+        s(&post),
+        "--out",
+        s(&out("flags-mean.csv")),
+    ])
+    .expect(0);
+    assert_eq!(read("tuned-mean.csv"), read("flags-mean.csv"));
+    // Its thresholds belong to the mean of two stores, not to one inference.
+    boneseg(&[
+        "infer",
+        "--run",
+        s(&run),
+        "--images",
+        s(&test_images),
+        "--out",
+        "x.csv",
+        "--tuned",
+        s(&tuned),
+    ])
+    .expect(2)
+    .says(&["weighted mean"]);
+
+    // One store: thresholds and post-processing for infer with the same views.
+    let single = tune(&["val-b"], "single.toml");
+    let (thresholds, post, _) = spell_out(&single, "single");
+    boneseg(&[
+        "infer",
+        "--run",
+        s(&run),
+        "--images",
+        s(&test_images),
+        "--hflip",
+        "--tuned",
+        s(&out("single.toml")),
+        "--out",
+        s(&out("tuned-infer.csv")),
+    ])
+    .expect(0)
+    .says(&["single.toml"]);
+    check(&out("tuned-infer.csv"));
+    let copy = out("run-copy");
+    crate::support::copy_dir(&run, &copy);
+    std::fs::copy(&thresholds, copy.join("thresholds.toml")).unwrap();
+    boneseg(&[
+        "infer",
+        "--run",
+        s(&copy),
+        "--images",
+        s(&test_images),
+        "--hflip",
+        "--postprocess",
+        s(&post),
+        "--out",
+        s(&out("flags-infer.csv")),
+    ])
+    .expect(0);
+    assert_eq!(read("tuned-infer.csv"), read("flags-infer.csv"));
+
+    // Several runs never borrow the first run's own thresholds.
+    boneseg(&[
+        "infer",
+        "--run",
+        s(&copy),
+        "--run",
+        s(&run),
+        "--images",
+        s(&test_images),
+        "--out",
+        s(&out("two.csv")),
+    ])
+    .expect(0)
+    .says(&["train.threshold 0.5"]);
+}
