@@ -13,6 +13,7 @@ pub mod decoders;
 pub mod device;
 pub mod encoders;
 mod flex;
+pub mod join;
 pub mod lite0;
 pub mod model;
 pub mod pool;

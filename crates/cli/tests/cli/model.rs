@@ -155,6 +155,7 @@ fn bench_engine_times_both_kernel_sets_and_profiles_the_step() {
             "| boneseg on flex, boneseg's kernels |",
             "| boneseg on flex, burn's kernels |",
             "| batch norm + ReLU (train, fwd+bwd) | 18 |",
+            "| upsample nearest 2x + concatenation (fwd+bwd) | 4 |",
             "| conv weight gradient | 19 |",
             "| Adam step | 1 |",
         ]);

@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::blocks::{ConvBn, conv3x3_bn_relu, resize_nearest};
+use crate::join::upsample_cat;
 
 /// SMP's default `decoder_channels`.
 pub const DECODER_CHANNELS: [usize; 5] = [256, 128, 64, 32, 16];
@@ -25,10 +26,9 @@ impl UnetBlock {
 
     /// Upsampled `x` joined with its skip, through the two convolutions.
     pub fn forward(&self, x: Tensor<4>, size: [usize; 2], skip: Option<Tensor<4>>) -> Tensor<4> {
-        let x = resize_nearest(x, size);
         let x = match skip {
-            Some(skip) => Tensor::cat(vec![x, skip], 1),
-            None => x,
+            Some(skip) => upsample_cat(x, skip),
+            None => resize_nearest(x, size),
         };
         self.conv2.forward_relu(self.conv1.forward_relu(x))
     }

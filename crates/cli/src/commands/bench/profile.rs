@@ -1,8 +1,8 @@
 //! `boneseg bench engine --profile`: each kind of operation of the plain U-Net's training step,
 //! timed on its own at the step's shapes and summed over its calls. Convolutions run on flex's
 //! primitives (burn's kernels) and on boneseg's kernels; batch norm + ReLU runs as burn's two
-//! modules and as boneseg's fused operation, max-pool as burn's and boneseg's; the other
-//! operations are burn's. All but the
+//! modules and as boneseg's fused operation, max-pool and the decoder's upsample + concatenation
+//! as burn's and boneseg's; the loss and the optimiser are burn's. All but the
 //! convolutions run forward and backward (plus a `sum`, to have a gradient to start from) on flex
 //! with autodiff.
 
@@ -19,6 +19,7 @@ use boneseg_models::burn::tensor::module::max_pool2d as burn_max_pool2d;
 use boneseg_models::burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use boneseg_models::burn::tensor::{Device, Distribution, Tensor, TensorData, activation};
 use boneseg_models::conv::kernels::{self, Geometry};
+use boneseg_models::join::upsample_cat;
 use boneseg_models::pool::max_pool2d;
 use boneseg_train::loss::LossFn;
 use boneseg_train::optim::{Optim, OptimConfig, OptimKind};
@@ -131,11 +132,11 @@ pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Dev
     let levels = 1..WIDTHS.len();
     let pooled: Vec<_> =
         levels.clone().map(|l| one([batch, WIDTHS[l - 1], size >> (l - 1), size >> (l - 1)])).collect();
-    let upsampled: Vec<_> = levels.clone().map(|l| one([batch, WIDTHS[l], size >> l, size >> l])).collect();
-    let concatenated: Vec<_> = levels
+    // The decoder's joins: the deeper level's output and the skip at twice its size.
+    let joins: Vec<_> = levels
         .map(|l| {
             vec![
-                [batch, WIDTHS[l], size >> (l - 1), size >> (l - 1)],
+                [batch, WIDTHS[l], size >> l, size >> l],
                 [batch, WIDTHS[l - 1], size >> (l - 1), size >> (l - 1)],
             ]
         })
@@ -154,9 +155,12 @@ pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Dev
         forward_backward(iters, &ad, &pooled, |x| burn_max_pool2d(x[0].clone(), pool())),
         forward_backward(iters, &ad, &pooled, |x| max_pool2d(x[0].clone(), pool())),
     ];
-    let interpolate =
-        forward_backward(iters, &ad, &upsampled, |x| resize_nearest(x[0].clone(), scaled_size(&x[0], 2)));
-    let concat = forward_backward(iters, &ad, &concatenated, |x| Tensor::cat(x, 1));
+    let join = [
+        forward_backward(iters, &ad, &joins, |x| {
+            Tensor::cat(vec![resize_nearest(x[0].clone(), scaled_size(&x[0], 2)), x[1].clone()], 1)
+        }),
+        forward_backward(iters, &ad, &joins, |x| upsample_cat(x[0].clone(), x[1].clone())),
+    ];
     let logits = [batch, classes, size, size];
     let target = Tensor::<4>::random(logits, Distribution::Bernoulli(0.5), &ad);
     let bce = LossFn::Bce { pos_weight: None };
@@ -177,9 +181,8 @@ pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Dev
     let same = |ms: f64| [ms, ms];
     let others = [
         ("batch norm + ReLU (train, fwd+bwd)", conv_outputs.len(), batch_norm_relu),
-        ("interpolate nearest 2x (fwd+bwd)", upsampled.len(), same(interpolate)),
+        ("upsample nearest 2x + concatenation (fwd+bwd)", joins.len(), join),
         ("max-pool 2x2 (fwd+bwd)", pooled.len(), max_pool),
-        ("concatenation (fwd+bwd)", concatenated.len(), same(concat)),
         ("BCE-with-logits loss (fwd+bwd)", 1, same(loss)),
         ("Adam step", 1, same(optimiser)),
     ];

@@ -1,12 +1,13 @@
 //! The plain U-Net of `boneseg bench engine`, layer for layer `PlainUNet` in tools/bench_engine.py.
 
-use boneseg_models::blocks::{ConvBn, ConvSpec, conv3x3_bn_relu, resize_nearest, scaled_size};
+use boneseg_models::blocks::{ConvBn, ConvSpec, conv3x3_bn_relu};
 // `#[derive(Module)]` names the crate `burn`.
 use boneseg_models::burn;
 use boneseg_models::burn::module::Module;
 use boneseg_models::burn::tensor::ops::MaxPoolOptions;
 use boneseg_models::burn::tensor::{Device, Tensor};
 use boneseg_models::conv::Conv2d;
+use boneseg_models::join::upsample_cat;
 use boneseg_models::pool::max_pool2d;
 
 /// Channels of the five levels, full resolution first.
@@ -60,9 +61,7 @@ impl PlainUNet {
         }
         let mut x = skips.pop().expect("five levels");
         for block in self.up.iter().rev() {
-            let skip = skips.pop().expect("one skip per level");
-            let up = resize_nearest(x.clone(), scaled_size(&x, 2));
-            x = block.forward(Tensor::cat(vec![up, skip], 1));
+            x = block.forward(upsample_cat(x, skips.pop().expect("one skip per level")));
         }
         self.head.forward(x)
     }
