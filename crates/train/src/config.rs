@@ -49,6 +49,11 @@ pub struct DataConfig {
     pub root: PathBuf,
     /// Training input size (square): 512, 1024, ...
     pub size: usize,
+    /// Train on random `crop x crop` windows of the image at `size` instead of the whole image:
+    /// full-resolution patches for sliding-window inference (`infer --mode sliding` then takes
+    /// windows of this side). Validation still sees the whole image at `size`.
+    #[serde(default)]
+    pub crop: Option<usize>,
     /// The validation fold, 0-based.
     #[serde(default)]
     pub fold: usize,
@@ -191,6 +196,9 @@ impl TrainConfig {
         if self.data.size < 32 {
             return Err(format!("data.size {} is below the models' minimum of 32", self.data.size));
         }
+        if let Some(crop) = self.data.crop.filter(|&crop| crop < 32 || crop > self.data.size) {
+            return Err(format!("data.crop {crop} must lie between 32 and data.size {}", self.data.size));
+        }
         if self.data.fold >= self.data.folds {
             return Err(format!(
                 "data.fold {} does not exist among {} folds (0-based)",
@@ -250,5 +258,18 @@ mod tests {
         assert_eq!(tree["train"]["epochs"].as_integer(), Some(3));
         let error = apply_override(&mut tree, "optim.lr.x=1").unwrap_err().to_string();
         assert!(error.contains("`lr` is not a table"), "{error}");
+    }
+
+    #[test]
+    fn a_crop_must_fit_the_training_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let text = "loss = [{ kind = \"bce\", weight = 1.0 }]\n[model]\narch = \"unet\"\nencoder = \"resnet18\"\n\
+                    [data]\nroot = \"d\"\nsize = 256\n[train]\nepochs = 1\nbatch_size = 1\n\
+                    [optim]\nkind = \"adam\"\nlr = 1e-3\n";
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(TrainConfig::load(&path, &["data.crop=128".into()]).unwrap().data.crop, Some(128));
+        let error = TrainConfig::load(&path, &["data.crop=512".into()]).unwrap_err().to_string();
+        assert!(error.contains("data.crop 512 must lie between 32 and data.size 256"), "{error}");
     }
 }

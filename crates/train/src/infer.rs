@@ -137,7 +137,10 @@ pub fn load_run(
 /// One loaded run.
 struct Model {
     model: SegmentationModel,
+    /// The training size: whole-image mode resizes to it.
     size: usize,
+    /// The default sliding-window side: the training crop, else the training size.
+    window: usize,
     device: Device,
 }
 
@@ -206,7 +209,8 @@ pub fn infer_entries(
     let mut first_config = None;
     for run in runs {
         let (model, config, device) = load_run(run, &options.checkpoint, options.device.as_deref())?;
-        models.push(Model { model, size: config.data.size, device });
+        let window = config.data.crop.unwrap_or(config.data.size);
+        models.push(Model { model, size: config.data.size, window, device });
         first_config.get_or_insert(config);
     }
     let first_config = first_config.expect("one run");
@@ -305,7 +309,7 @@ fn view_logits(model: &Model, image: &Plane<u8>, scale: f64, mode: &Mode) -> (Ve
                 (image.width as f64 * scale).round() as usize,
             );
             let input = resize_to(image, width, height);
-            let side = window.size.unwrap_or(model.size);
+            let side = window.size.unwrap_or(model.window);
             let stride = window.stride.unwrap_or(side / 2).max(1);
             let logits = window::sliding_logits(
                 &model.model,

@@ -194,6 +194,17 @@ fn masks_are_reduced_by_area_majority() {
 }
 
 fn loader(cache: &SampleCache, epoch: usize, start: usize, workers: usize, augment: Pipeline) -> Loader {
+    cropping_loader(cache, epoch, start, workers, augment, None)
+}
+
+fn cropping_loader(
+    cache: &SampleCache,
+    epoch: usize,
+    start: usize,
+    workers: usize,
+    augment: Pipeline,
+    crop: Option<usize>,
+) -> Loader {
     Loader::start(
         cache.clone(),
         LoaderOptions {
@@ -204,6 +215,7 @@ fn loader(cache: &SampleCache, epoch: usize, start: usize, workers: usize, augme
             workers,
             prefetch: 2,
             augment: Arc::new(augment),
+            crop,
         },
     )
 }
@@ -286,6 +298,42 @@ fn the_flip_moves_image_and_masks_together() {
     }
 }
 
+/// `data.crop`: each sample is a `crop x crop` window of the cached image, its masks cut at the
+/// same place, and the windows move between samples and epochs.
+#[test]
+fn crops_are_windows_of_the_image_and_its_masks() {
+    let (_dir, entries) = phantom(4, 64);
+    let (cache, _) = build(&entries, &options(32, None));
+    let side = 16;
+    let mut offsets = std::collections::HashSet::new();
+    for epoch in 0..3 {
+        for batch in drain(cropping_loader(&cache, epoch, 0, 2, Pipeline::default(), Some(side))) {
+            assert_eq!(batch.size, side);
+            let plane = side * side;
+            for k in 0..batch.batch_size {
+                let index = entries.iter().position(|e| e.name() == batch.names[k]).unwrap();
+                let sample = cache.get(index);
+                let image: Vec<f32> = sample.image.iter().map(|&g| f32::from(g) / 255.0).collect();
+                let masks: Vec<Vec<u8>> = sample.masks().iter().map(|m| m.to_bytes()).collect();
+                let got_image = &batch.images[k * 3 * plane..][..plane];
+                let got_targets = &batch.targets[k * NUM_CLASSES * plane..][..NUM_CLASSES * plane];
+                let window = |values: &dyn Fn(usize) -> f32, x: usize, y: usize| -> Vec<f32> {
+                    (0..plane).map(|i| values((y + i / side) * 32 + x + i % side)).collect()
+                };
+                let found =
+                    (0..=32 - side).flat_map(|y| (0..=32 - side).map(move |x| (x, y))).find(|&(x, y)| {
+                        window(&|i| image[i], x, y) == got_image
+                            && (0..NUM_CLASSES).all(|c| {
+                                window(&|i| f32::from(masks[c][i]), x, y) == got_targets[c * plane..][..plane]
+                            })
+                    });
+                offsets.insert(found.expect("the crop is a window of the cached image and its masks"));
+            }
+        }
+    }
+    assert!(offsets.len() > 3, "windows are drawn at random: {offsets:?}");
+}
+
 #[test]
 fn batches_become_tensors_and_bad_augmentations_are_refused() {
     let (_dir, entries) = phantom(2, 64);
@@ -335,6 +383,7 @@ fn measure_cache_and_loader_at_2048() {
                     workers,
                     prefetch: 4,
                     augment: Arc::new(augment_pipeline(None, 512).unwrap()),
+                    crop: None,
                 },
             );
             while let Some(batch) = loader.next_batch() {

@@ -43,7 +43,7 @@ pub struct Args {
     /// whole: the image resized to the training size; sliding: windows over the full image.
     #[arg(long, default_value = "whole", value_parser = ["whole", "sliding"])]
     pub mode: String,
-    /// Sliding window side in pixels (default: the run's training size).
+    /// Sliding window side in pixels (default: the run's data.crop, else its training size).
     #[arg(long)]
     pub window: Option<usize>,
     /// Step between windows (default: half the window).

@@ -16,6 +16,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use boneseg_augment::geometric::resize::crop;
+use boneseg_augment::plane::Sample;
 use boneseg_augment::rng::Rng;
 use boneseg_augment::{Pipeline, sample_seed};
 use boneseg_contract::NUM_CLASSES;
@@ -107,6 +109,8 @@ pub struct LoaderOptions {
     pub prefetch: usize,
     /// Applied to every sample; see [`crate::data::augment_pipeline`] for the default flip.
     pub augment: Arc<Pipeline>,
+    /// Side of the random window each sample is cut to before augmentation (`data.crop`).
+    pub crop: Option<usize>,
 }
 
 /// What each worker needs, shared.
@@ -118,7 +122,8 @@ struct Job {
 
 impl Job {
     fn batch(&self, index: usize) -> Batch {
-        let (size, batch_size) = (self.cache.size(), self.options.batch_size);
+        let batch_size = self.options.batch_size;
+        let size = self.options.crop.unwrap_or(self.cache.size());
         let members = &self.order[index * batch_size..((index + 1) * batch_size).min(self.order.len())];
         let plane = size * size;
         let mut images = vec![0f32; members.len() * 3 * plane];
@@ -126,7 +131,12 @@ impl Job {
         let mut names = Vec::with_capacity(members.len());
         for (k, &sample_index) in members.iter().enumerate() {
             let seed = sample_seed(self.options.seed, self.options.epoch as u64, sample_index as u64);
-            let sample = self.options.augment.apply(seed, self.cache.get(sample_index).to_sample());
+            let sample = self.cache.get(sample_index).to_sample();
+            let sample = match self.options.crop {
+                Some(side) => random_window(&sample, side, seed),
+                None => sample,
+            };
+            let sample = self.options.augment.apply(seed, sample);
             assert_eq!(
                 (sample.width(), sample.height()),
                 (size, size),
@@ -141,6 +151,16 @@ impl Job {
         }
         Batch { images, targets, names, batch_size: members.len(), size, index }
     }
+}
+
+/// A `side x side` window of `sample` at a position drawn from `seed` (its own stream, so the
+/// augmentation's draws stay those of an uncropped run).
+fn random_window(sample: &Sample, side: usize, seed: u64) -> Sample {
+    let mut rng = Rng::new(seed ^ 0x5EED_C409);
+    let mut offset =
+        |extent: usize| (rng.uniform(0.0, (extent - side + 1) as f64) as usize).min(extent - side);
+    let (x, y) = (offset(sample.width()), offset(sample.height()));
+    crop(sample, x, y, side, side)
 }
 
 /// One epoch's batches, in order, from `start_batch` on.
@@ -199,6 +219,7 @@ impl Loader {
                 workers: config.data.workers,
                 prefetch: config.data.prefetch,
                 augment: Arc::clone(&data.augment),
+                crop: config.data.crop,
             },
         )
     }

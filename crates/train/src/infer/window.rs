@@ -14,7 +14,7 @@ use crate::validate::resize_bilinear;
 /// Window geometry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Window {
-    /// Window side in pixels (default: the run's training size).
+    /// Window side in pixels (default: the run's `data.crop`, else its training size).
     pub size: Option<usize>,
     /// Step between windows (default: half the window).
     pub stride: Option<usize>,
