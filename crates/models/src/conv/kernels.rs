@@ -258,10 +258,12 @@ fn columns(x: &[f32], geometry: &Geometry, task: &Task, buffer: &mut Vec<f32>) -
         return View { ptr, row: geometry.input_pixels() as isize, col: 1 };
     }
     let pixels = task.pixels(geometry);
-    buffer.clear();
-    buffer.resize(geometry.depth() * pixels, 0.0);
+    let len = geometry.depth() * pixels;
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
     let channels = &x[start..start + geometry.group_in() * geometry.input_pixels()];
-    im2col(channels, geometry, task.rows, buffer);
+    im2col(channels, geometry, task.rows, &mut buffer[..len]);
     View { ptr: buffer.as_ptr(), row: pixels as isize, col: 1 }
 }
 
@@ -285,7 +287,10 @@ fn input_row(geometry: &Geometry, oh: usize, kh: usize) -> Option<usize> {
     (0..geometry.input[0] as isize).contains(&row).then_some(row as usize)
 }
 
-/// Fills `columns` (`depth x pixels`, zero on entry) from the group's input channels.
+/// Fills `columns` (`depth x pixels`) from the group's input channels, zeros where the kernel
+/// reads padding. Every value is written, so the buffer is reused between tasks without first
+/// being cleared: for convolutions with few output channels, clearing it cost as much as
+/// filling it.
 fn im2col(channels: &[f32], geometry: &Geometry, rows: [usize; 2], columns: &mut [f32]) {
     let [kh_size, kw_size] = geometry.kernel;
     let width = geometry.output[1];
@@ -295,11 +300,14 @@ fn im2col(channels: &[f32], geometry: &Geometry, rows: [usize; 2], columns: &mut
         let channel = &channels[(r / (kh_size * kw_size)) * geometry.input_pixels()..];
         let (kh, kw) = ((r / kw_size) % kh_size, r % kw_size);
         let (first, end, first_input) = valid_columns(geometry, 1, kw);
-        if first == end {
-            continue;
-        }
         for (oh, out) in (rows[0]..rows[1]).zip(column_row.chunks_exact_mut(width)) {
-            let Some(ih) = input_row(geometry, oh, kh) else { continue };
+            let ih = input_row(geometry, oh, kh).filter(|_| first < end);
+            let Some(ih) = ih else {
+                out.fill(0.0);
+                continue;
+            };
+            out[..first].fill(0.0);
+            out[end..].fill(0.0);
             let input = &channel[ih * geometry.input[1] + first_input..];
             let out = &mut out[first..end];
             if stride == 1 {
