@@ -62,13 +62,7 @@ impl<C: CheckpointStrategy> FastBatchNorm for Autodiff<Flex, C> {
                 let x_state = prep.checkpoint(&x);
                 let gamma_state = prep.checkpoint(&gamma);
                 let beta_state = prep.checkpoint(&beta);
-                let (out, mean, variance) = Flex::fast_batch_norm_train(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                    activation,
-                );
+                let (out, mean, variance) = on_flex::<C>(x, gamma, beta, epsilon, activation);
                 let state = BatchNormState {
                     nodes: [x_state, gamma_state, beta_state],
                     mean: mean.clone(),
@@ -80,17 +74,28 @@ impl<C: CheckpointStrategy> FastBatchNorm for Autodiff<Flex, C> {
                 (out, Self::from_inner(mean), Self::from_inner(variance))
             }
             OpsKind::UnTracked(prep) => {
-                let (out, mean, variance) = Flex::fast_batch_norm_train(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                    activation,
-                );
+                let (out, mean, variance) = on_flex::<C>(x, gamma, beta, epsilon, activation);
                 (prep.finish(out), Self::from_inner(mean), Self::from_inner(variance))
             }
         }
     }
+}
+
+/// The forward on the tensors inside the autodiff ones.
+fn on_flex<C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<Flex, C>>,
+    gamma: FloatTensor<Autodiff<Flex, C>>,
+    beta: FloatTensor<Autodiff<Flex, C>>,
+    epsilon: f64,
+    activation: Activation,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    Flex::fast_batch_norm_train(
+        x.into_primitive(),
+        gamma.into_primitive(),
+        beta.into_primitive(),
+        epsilon,
+        activation,
+    )
 }
 
 #[derive(Debug)]
