@@ -1,0 +1,166 @@
+//! The download code against a real HTTP server on 127.0.0.1 in the hub's layout.
+
+use std::path::Path;
+
+use boneseg_hub::test_server::{Storage, TestHub};
+use boneseg_hub::{FetchError, Hub, HubFile, ProgressMode, sha256_file};
+
+const WEIGHTS: HubFile =
+    HubFile { repo: "smp-hub/resnet18.imagenet", revision: "3f2325ff", file: "model.safetensors" };
+const CONFIG: HubFile =
+    HubFile { repo: "smp-hub/resnet18.imagenet", revision: "3f2325ff", file: "config.json" };
+
+fn body(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+fn hub(server: &TestHub, cache: &Path) -> Hub {
+    Hub {
+        endpoint: server.endpoint.clone(),
+        cache: cache.to_path_buf(),
+        offline: false,
+        progress: ProgressMode::Silent,
+        python: "python3".into(),
+    }
+}
+
+fn served() -> (TestHub, Vec<u8>) {
+    let server = TestHub::start();
+    let weights = body(300_000);
+    server.add(WEIGHTS.repo, WEIGHTS.revision, WEIGHTS.file, weights.clone(), Storage::Lfs);
+    server.add(
+        CONFIG.repo,
+        CONFIG.revision,
+        CONFIG.file,
+        br#"{"mean": [0.485, 0.456, 0.406]}"#.to_vec(),
+        Storage::Git,
+    );
+    (server, weights)
+}
+
+/// Files in the cache folder, partial files and records included.
+fn cached(cache: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut stack = vec![cache.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            } else {
+                names.push(entry.path().strip_prefix(cache).unwrap().display().to_string());
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn downloads_then_hits_the_cache_without_a_request() {
+    let (server, weights) = served();
+    let cache = tempfile::tempdir().unwrap();
+    let hub = hub(&server, cache.path());
+    let path = hub.fetch(&WEIGHTS).unwrap();
+    assert_eq!(path, cache.path().join("hub/smp-hub/resnet18.imagenet/3f2325ff/model.safetensors"));
+    assert_eq!(std::fs::read(&path).unwrap(), weights);
+    // The LFS file went through the redirect to its blob; the git file came directly.
+    hub.fetch(&CONFIG).unwrap();
+    let asked = server.requests();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert!(asked[1].starts_with("GET /blobs/"), "{asked:?}");
+    let record = std::fs::read_to_string(path.with_file_name("model.safetensors.sha256")).unwrap();
+    assert!(record.starts_with(&sha256_file(&path).unwrap()), "{record}");
+
+    assert_eq!(hub.fetch(&WEIGHTS).unwrap(), path);
+    assert_eq!(
+        hub.fetch(&CONFIG).unwrap(),
+        cache.path().join("hub/smp-hub/resnet18.imagenet/3f2325ff/config.json")
+    );
+    assert_eq!(server.requests().len(), 3, "a cache hit asks nothing");
+}
+
+#[test]
+fn a_wrong_checksum_is_refused_and_nothing_is_kept() {
+    let (server, _) = served();
+    server.lie_about_checksums(&"0".repeat(64));
+    let cache = tempfile::tempdir().unwrap();
+    let error = hub(&server, cache.path()).fetch(&WEIGHTS).unwrap_err();
+    assert!(matches!(error, FetchError::Checksum { .. }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("sha256") && message.contains(&"0".repeat(64)), "{message}");
+    assert!(cached(cache.path()).is_empty(), "{:?}", cached(cache.path()));
+}
+
+#[test]
+fn a_cut_connection_leaves_no_file_and_the_next_run_resumes() {
+    let (server, weights) = served();
+    server.cut_next_body_after(100_000);
+    let cache = tempfile::tempdir().unwrap();
+    let hub = hub(&server, cache.path());
+    let error = hub.fetch(&WEIGHTS).unwrap_err();
+    assert!(matches!(error, FetchError::Interrupted { received: 100_000, .. }), "{error}");
+    assert!(error.to_string().contains("run again to resume"), "{error}");
+    let folder = "hub/smp-hub/resnet18.imagenet/3f2325ff";
+    assert_eq!(cached(cache.path()), [format!("{folder}/model.safetensors.partial")]);
+
+    let path = hub.fetch(&WEIGHTS).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), weights);
+    assert!(server.requests().iter().any(|r| r.ends_with("range=100000-")), "{:?}", server.requests());
+    assert_eq!(
+        cached(cache.path()),
+        [format!("{folder}/model.safetensors"), format!("{folder}/model.safetensors.sha256")]
+    );
+}
+
+#[test]
+fn a_corrupted_cache_entry_is_fetched_again() {
+    let (server, weights) = served();
+    let cache = tempfile::tempdir().unwrap();
+    let hub = hub(&server, cache.path());
+    let path = hub.fetch(&WEIGHTS).unwrap();
+    std::fs::write(&path, b"bit rot").unwrap();
+    assert_eq!(std::fs::read(hub.fetch(&WEIGHTS).unwrap()).unwrap(), weights);
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[test]
+fn offline_names_the_url_and_the_place_to_put_the_file() {
+    let (server, _) = served();
+    let cache = tempfile::tempdir().unwrap();
+    let mut hub = hub(&server, cache.path());
+    hub.offline = true;
+    let message = hub.fetch(&WEIGHTS).unwrap_err().to_string();
+    let url = format!("{}/smp-hub/resnet18.imagenet/resolve/3f2325ff/model.safetensors", server.endpoint);
+    let path = cache.path().join("hub/smp-hub/resnet18.imagenet/3f2325ff/model.safetensors");
+    assert!(message.contains(&url) && message.contains(&path.display().to_string()), "{message}");
+    assert!(server.requests().is_empty());
+
+    // Put there by hand, as the message says: used without a request.
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, body(10)).unwrap();
+    assert_eq!(hub.fetch(&WEIGHTS).unwrap(), path);
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn no_server_is_a_network_error_with_the_same_advice() {
+    let cache = tempfile::tempdir().unwrap();
+    let server = TestHub::start();
+    let mut hub = hub(&server, cache.path());
+    drop(server);
+    hub.endpoint = "http://127.0.0.1:9".into();
+    let message = hub.fetch(&WEIGHTS).unwrap_err().to_string();
+    assert!(
+        message.contains("cannot download http://127.0.0.1:9/") && message.contains("put it at"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_an_http_error_naming_it() {
+    let (server, _) = served();
+    let cache = tempfile::tempdir().unwrap();
+    let missing = HubFile { file: "nope.bin", ..WEIGHTS };
+    let message = hub(&server, cache.path()).fetch(&missing).unwrap_err().to_string();
+    assert!(message.contains("HTTP 404") && message.contains("nope.bin"), "{message}");
+}
