@@ -16,7 +16,9 @@ mod flex;
 pub mod join;
 pub mod lite0;
 pub mod model;
+pub mod normalization;
 pub mod pool;
+pub mod pretrained;
 pub mod registry;
 pub mod summary;
 pub mod weights;
@@ -24,4 +26,5 @@ pub mod weights;
 /// The burn version the models are built with, for callers that handle their tensors.
 pub use burn;
 pub use model::SegmentationModel;
+pub use normalization::Normalization;
 pub use registry::{Architecture, EncoderName, ModelSpec};

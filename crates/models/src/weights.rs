@@ -18,8 +18,15 @@ pub use burn::store::burn_pack::Tensor as PackTensor;
 pub enum WeightsError {
     #[error("{path}: {message}")]
     Read { path: PathBuf, message: String },
-    #[error("{path}: the file name must end in .safetensors, .pth, .pt or .bin")]
+    #[error("{path}: the file name must end in .safetensors, .pth, .pt, .bin or .bpk")]
     UnknownFormat { path: PathBuf },
+    #[error(
+        "{path}: {report}; is it a checkpoint of this {what}? (model.allow_partial = true, or \
+         --allow-partial, starts from what matches)"
+    )]
+    Incomplete { path: PathBuf, what: &'static str, report: String },
+    #[error("{path}: none of its {count} tensors is a parameter of the {what}: {report}")]
+    NothingMatched { path: PathBuf, what: &'static str, count: usize, report: String },
 }
 
 /// Prefixes under which training scripts wrap a state dict (`{"state_dict": ...}`,
@@ -79,6 +86,169 @@ impl LoadReport {
     pub fn is_complete(&self) -> bool {
         self.missing.is_empty() && self.unused.is_empty() && self.errors.is_empty()
     }
+
+    /// What did not match, a few keys of each side.
+    pub fn describe(&self) -> String {
+        const SHOWN: usize = 5;
+        let first = |keys: &[String]| {
+            let mut listed = keys.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+            if keys.len() > SHOWN {
+                listed.push_str(", ...");
+            }
+            listed
+        };
+        let mut parts = vec![format!("{} tensors loaded", self.applied)];
+        if !self.unused.is_empty() {
+            parts.push(format!(
+                "{} in the file have no place in the model ({})",
+                self.unused.len(),
+                first(&self.unused)
+            ));
+        }
+        if !self.missing.is_empty() {
+            parts.push(format!(
+                "{} of the model's are not in the file ({})",
+                self.missing.len(),
+                first(&self.missing)
+            ));
+        }
+        if !self.errors.is_empty() {
+            parts.push(format!("{} do not fit ({})", self.errors.len(), first(&self.errors)));
+        }
+        parts.join("; ")
+    }
+
+    /// An error unless every tensor found its place (or `allow_partial` and at least one did).
+    pub fn require(
+        self,
+        path: &Path,
+        what: &'static str,
+        count: usize,
+        allow_partial: bool,
+    ) -> Result<Self, WeightsError> {
+        if self.applied == 0 {
+            return Err(WeightsError::NothingMatched {
+                path: path.to_path_buf(),
+                what,
+                count,
+                report: self.describe(),
+            });
+        }
+        if !self.errors.is_empty() || (!allow_partial && !self.is_complete()) {
+            return Err(WeightsError::Incomplete { path: path.to_path_buf(), what, report: self.describe() });
+        }
+        Ok(self)
+    }
+}
+
+/// The classifier keys SMP's encoders drop before loading an ImageNet state dict.
+const CLASSIFIER_KEYS: [&str; 6] =
+    ["fc.weight", "fc.bias", "_fc.weight", "_fc.bias", "head.weight", "head.bias"];
+
+/// How a file names its tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    /// PyTorch state-dict keys (.pth, .safetensors).
+    PyTorch,
+    /// burn's module paths (.bpk, as `weights import` and checkpoints write them).
+    Burn,
+}
+
+fn read_any(path: &Path) -> Result<(Vec<PackTensor>, Naming), WeightsError> {
+    let is_burnpack =
+        path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("bpk"));
+    if !is_burnpack {
+        return Ok((read_state_dict(path)?, Naming::PyTorch));
+    }
+    let read_error = |message: String| WeightsError::Read { path: path.to_path_buf(), message };
+    if !path.is_file() {
+        return Err(read_error("no such file".to_string()));
+    }
+    let tensors: Vec<PackTensor> = burn::store::BurnpackStore::from_file(path)
+        .get_all_tensors()
+        .map_err(|e| read_error(e.to_string()))?
+        .values()
+        .cloned()
+        .map(|mut tensor| {
+            // A burnpack names enum variants in its paths (`decoder.Unet.blocks...`, a lone
+            // encoder's `ResNet.conv1.weight`); applying to a module wants them without.
+            tensor.name = tensor
+                .name
+                .split('.')
+                .filter(|segment| !segment.starts_with(|c: char| c.is_ascii_uppercase()))
+                .collect::<Vec<_>>()
+                .join(".");
+            tensor
+        })
+        .collect();
+    Ok((tensors, Naming::Burn))
+}
+
+fn apply_named<M: Module>(module: &mut M, tensors: Vec<PackTensor>, naming: Naming) -> LoadReport {
+    match naming {
+        Naming::PyTorch => apply_state_dict(module, tensors),
+        Naming::Burn => {
+            let result = module.apply(tensors, None, None, true);
+            LoadReport {
+                applied: result.applied.len(),
+                missing: result.missing.into_iter().map(|(path, _)| path).collect(),
+                unused: result.unused,
+                errors: result.errors.iter().map(|e| e.to_string()).collect(),
+            }
+        }
+    }
+}
+
+/// Loads an encoder's tensors (keys without the model's `encoder.`/`backbone.` prefix, a
+/// classifier allowed and dropped) into `model`'s encoder, strictly unless `allow_partial`.
+pub fn load_into_encoder(
+    model: &mut crate::SegmentationModel,
+    tensors: Vec<PackTensor>,
+    path: &Path,
+    allow_partial: bool,
+) -> Result<LoadReport, WeightsError> {
+    load_encoder_named(model, tensors, Naming::PyTorch, path, allow_partial)
+}
+
+fn load_encoder_named(
+    model: &mut crate::SegmentationModel,
+    mut tensors: Vec<PackTensor>,
+    naming: Naming,
+    path: &Path,
+    allow_partial: bool,
+) -> Result<LoadReport, WeightsError> {
+    tensors.retain(|t| !CLASSIFIER_KEYS.contains(&t.name.as_str()));
+    let count = tensors.len();
+    let report = match model {
+        crate::SegmentationModel::Smp(smp) => apply_named(&mut smp.encoder, tensors, naming),
+        crate::SegmentationModel::Fcn(fcn) => apply_named(&mut fcn.backbone, tensors, naming),
+    };
+    report.require(path, "encoder", count, allow_partial)
+}
+
+/// The weights a training run starts from (`model.weights`): a whole model's state dict (SMP
+/// keys, or a boneseg checkpoint's `model.bpk`), or an encoder's alone (timm/torchvision/SMP-hub
+/// keys, or a `.bpk` from `boneseg weights import`), put under the encoder. Every tensor must
+/// find its place and every parameter of what is loaded must be filled, unless `allow_partial`;
+/// a file that matches nothing is an error either way.
+pub fn load_start_weights(
+    model: &mut crate::SegmentationModel,
+    path: &Path,
+    allow_partial: bool,
+) -> Result<LoadReport, WeightsError> {
+    let (tensors, naming) = read_any(path)?;
+    let own: Vec<String> = match naming {
+        Naming::PyTorch => state_dict(model).into_iter().map(|t| t.name).collect(),
+        Naming::Burn => model.collect(None, None, true).into_iter().map(|t| t.name).collect(),
+    };
+    let roots: std::collections::HashSet<&str> = own.iter().filter_map(|k| k.split('.').next()).collect();
+    let whole_model =
+        tensors.iter().any(|t| t.name.split('.').next().is_some_and(|root| roots.contains(root)));
+    if !whole_model {
+        return load_encoder_named(model, tensors, naming, path, allow_partial);
+    }
+    let count = tensors.len();
+    apply_named(model, tensors, naming).require(path, "model", count, allow_partial)
 }
 
 /// Loads PyTorch-named tensors into `model`. BatchNorm's `num_batches_tracked` has no
@@ -106,7 +276,7 @@ pub fn apply_state_dict<M: Module>(model: &mut M, tensors: Vec<PackTensor>) -> L
     }
 }
 
-/// Loads a checkpoint file into `model`.
+/// Loads a checkpoint file into `model`, reporting what did not match (callers decide).
 pub fn load_file<M: Module>(model: &mut M, path: &Path) -> Result<LoadReport, WeightsError> {
     Ok(apply_state_dict(model, read_state_dict(path)?))
 }
