@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::store::bridge::from_data;
+use burn::store::bridge::{from_data, to_data};
 use burn::store::{
     BurnToPyTorchAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
 };
@@ -313,6 +313,29 @@ pub fn save_burnpack<M: Module>(module: &M, path: &Path) -> Result<(), WeightsEr
     let mut store = burn::store::BurnpackStore::from_file(&partial).overwrite(true);
     module.save_into(&mut store).map_err(|e| write_error(e.to_string()))?;
     std::fs::rename(&partial, path).map_err(|e| write_error(e.to_string()))
+}
+
+/// Float tensors as the bytes of a safetensors file (f32), the format SMP's hub and
+/// `model.save_pretrained` write; for handing weights to PyTorch, and for the tests' hubs.
+pub fn safetensors_bytes(tensors: &[PackTensor]) -> Result<Vec<u8>, String> {
+    let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|t| {
+            let values = to_data(t).map_err(|e| format!("{}: {e:?}", t.name))?.convert::<f32>();
+            let values = values.try_into_vec::<f32>().map_err(|e| format!("{}: {e:?}", t.name))?;
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            Ok((t.name.clone(), bytes, t.shape.iter().copied().collect()))
+        })
+        .collect::<Result<_, String>>()?;
+    let views = data
+        .iter()
+        .map(|(name, bytes, shape)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .map(|view| (name.clone(), view))
+                .map_err(|e| format!("{name}: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    safetensors::serialize(views, None).map_err(|e| e.to_string())
 }
 
 /// Our module paths keyed by the PyTorch module path they stand for.

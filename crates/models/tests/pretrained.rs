@@ -26,25 +26,8 @@ fn values(tensor: &PackTensor) -> Vec<f32> {
     to_data(tensor).unwrap().convert::<f32>().try_into_vec::<f32>().unwrap()
 }
 
-/// Tensors as a safetensors file's bytes.
 fn safetensors_bytes(tensors: &[PackTensor]) -> Vec<u8> {
-    let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
-        .map(|t| {
-            let bytes = values(t).iter().flat_map(|v| v.to_le_bytes()).collect();
-            (t.name.clone(), bytes, t.shape.iter().copied().collect())
-        })
-        .collect();
-    let views: Vec<(String, safetensors::tensor::TensorView)> = data
-        .iter()
-        .map(|(name, bytes, shape)| {
-            (
-                name.clone(),
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap(),
-            )
-        })
-        .collect();
-    safetensors::serialize(views, None).unwrap()
+    boneseg_models::weights::safetensors_bytes(tensors).unwrap()
 }
 
 /// The encoder's synthetic state dict as SMP-hub files hold it: SMP's keys plus the ImageNet

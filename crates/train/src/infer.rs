@@ -28,11 +28,11 @@ use boneseg_ensemble::{ClassThresholds, PostProcess, SparseProbs};
 use boneseg_models::burn::store::{BurnpackStore, ModuleSnapshot};
 use boneseg_models::burn::tensor::Device;
 use boneseg_models::device::Backend;
-use boneseg_models::{ModelSpec, SegmentationModel};
+use boneseg_models::{ModelSpec, Normalization, SegmentationModel};
 use rayon::prelude::*;
 
 use crate::config::TrainConfig;
-use crate::data::{DataSplit, images_tensor};
+use crate::data::DataSplit;
 use crate::run::{RunDir, recover_checkpoint};
 use crate::validate::{logits_to_masks, resize_bilinear, upsample_probs};
 pub use views::{Merge, Tta, View};
@@ -137,11 +137,19 @@ pub fn load_run(
 /// One loaded run.
 struct Model {
     model: SegmentationModel,
+    /// The input normalisation the run trained with.
+    input: Normalization,
     /// The training size: whole-image mode resizes to it.
     size: usize,
     /// The default sliding-window side: the training crop, else the training size.
     window: usize,
     device: Device,
+}
+
+impl Model {
+    fn net(&self) -> window::Net<'_> {
+        window::Net { model: &self.model, input: &self.input, device: &self.device }
+    }
 }
 
 /// The thresholds to use, and where they came from.
@@ -210,7 +218,13 @@ pub fn infer_entries(
     for run in runs {
         let (model, config, device) = load_run(run, &options.checkpoint, options.device.as_deref())?;
         let window = config.data.crop.unwrap_or(config.data.size);
-        models.push(Model { model, size: config.data.size, window, device });
+        models.push(Model {
+            model,
+            input: config.model.normalization(),
+            size: config.data.size,
+            window,
+            device,
+        });
         first_config.get_or_insert(config);
     }
     let first_config = first_config.expect("one run");
@@ -295,7 +309,7 @@ fn view_logits(model: &Model, image: &Plane<u8>, scale: f64, mode: &Mode) -> (Ve
                 ((model.size as f64 * scale / 32.0).round() as usize).max(1) * 32
             };
             let input = resize_to(image, size, size);
-            let logits = model.model.forward(images_tensor(&[input.data.as_slice()], size, &model.device));
+            let logits = model.net().logits(&[input.data.as_slice()], size);
             let [_, _, height, width] = logits.dims();
             (
                 logits.into_data_as::<f32>().try_into_vec::<f32>().expect("logits read back as f32"),
@@ -311,15 +325,8 @@ fn view_logits(model: &Model, image: &Plane<u8>, scale: f64, mode: &Mode) -> (Ve
             let input = resize_to(image, width, height);
             let side = window.size.unwrap_or(model.window);
             let stride = window.stride.unwrap_or(side / 2).max(1);
-            let logits = window::sliding_logits(
-                &model.model,
-                &input,
-                side,
-                stride,
-                window.sigma,
-                window.batch,
-                &model.device,
-            );
+            let logits =
+                window::sliding_logits(&model.net(), &input, side, stride, window.sigma, window.batch);
             (logits, height, width)
         }
     }

@@ -5,11 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use boneseg_contract::atomic::write_atomic;
+use boneseg_hub::Hub;
 use boneseg_models::burn::module::Module;
 use boneseg_models::burn::optim::GradientsParams;
 use boneseg_models::burn::tensor::Device;
 use boneseg_models::device::Backend;
-use boneseg_models::weights::{load_file, save_burnpack};
+use boneseg_models::pretrained::{self, Fetched, PretrainedError};
+use boneseg_models::weights::{WeightsError, load_into_encoder, load_start_weights, save_burnpack};
 use boneseg_models::{ModelSpec, SegmentationModel};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +34,10 @@ pub enum TrainError {
          Try a lower learning rate (optim.lr), gradient clipping (optim.clip_grad_norm = 1.0), or check the data."
     )]
     NonFinite { value: f64, step: usize, epoch: usize, checkpoint: PathBuf },
+    #[error(transparent)]
+    Pretrained(#[from] PretrainedError),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -70,11 +77,41 @@ pub trait Report {
     fn message(&mut self, text: &str);
 }
 
-/// A new run in `run_root` from `config`.
-pub fn train(config: TrainConfig, run_root: &Path, report: &mut dyn Report) -> Result<Outcome, TrainError> {
+/// A new run in `run_root` from `config`. Pretrained encoder weights (`model.encoder_weights`)
+/// are fetched first (from the cache, else the hub: see [`Hub::from_env`]), and the input
+/// normalisation they come with is written into the run's config unless `model.input` sets one.
+pub fn train(
+    mut config: TrainConfig,
+    run_root: &Path,
+    report: &mut dyn Report,
+) -> Result<Outcome, TrainError> {
+    let pretrained = match &config.model.encoder_weights {
+        Some(tag) => {
+            let encoder = config.model.encoder.parse().map_err(TrainError::Setup)?;
+            let fetched = pretrained::lookup(encoder, tag)?.fetch(&Hub::from_env())?;
+            match config.model.input {
+                None => config.model.input = Some(fetched.normalization),
+                Some(own) if own != fetched.normalization => report.message(&format!(
+                    "model.input {own:?} replaces the {tag} weights' own normalisation {:?}",
+                    fetched.normalization
+                )),
+                Some(_) => {}
+            }
+            Some(fetched)
+        }
+        None => None,
+    };
     let info = RunInfo::new(config.train.seed, &config.train.device);
     let run = RunDir::create(run_root, &config.to_toml(), &info)?;
-    Session::new(config, run, None, report)?.run(report)
+    Session::new(config, run, Start::Fresh(pretrained), report)?.run(report)
+}
+
+/// Where a session's weights come from.
+enum Start {
+    /// A new run: initialised, then the pretrained encoder and `model.weights` if given.
+    Fresh(Option<Fetched>),
+    /// A checkpoint of this run.
+    Resume(PathBuf),
 }
 
 /// Continues the run in `run_root` from its last checkpoint.
@@ -84,7 +121,45 @@ pub fn resume(run_root: &Path, report: &mut dyn Report) -> Result<Outcome, Train
     let checkpoint = recover_checkpoint(&run.checkpoint("last"))?.ok_or_else(|| {
         TrainError::Setup(format!("{} has no checkpoint to resume from yet", run_root.display()))
     })?;
-    Session::new(config, run, Some(checkpoint), report)?.run(report)
+    Session::new(config, run, Start::Resume(checkpoint), report)?.run(report)
+}
+
+/// Loads what a new run starts from into `model`; what was loaded, a line each.
+fn start_weights(
+    model: &mut SegmentationModel,
+    config: &TrainConfig,
+    pretrained: Option<Fetched>,
+) -> Result<Vec<String>, TrainError> {
+    let allow_partial = config.model.allow_partial;
+    let mut lines = Vec::new();
+    if let Some(fetched) = pretrained {
+        let tag = config.model.encoder_weights.as_deref().unwrap_or_default();
+        let loaded = load_into_encoder(model, fetched.tensors, &fetched.path, allow_partial)?;
+        lines.push(format!(
+            "encoder_weights = \"{tag}\": {} ({})",
+            fetched.path.display(),
+            loaded.describe()
+        ));
+    }
+    if let Some(weights) = &config.model.weights {
+        let loaded = load_start_weights(model, weights, allow_partial)?;
+        lines.push(format!("weights: {} ({})", weights.display(), loaded.describe()));
+    }
+    if lines.is_empty() {
+        lines.push("weights: initialised at random (no model.encoder_weights or model.weights)".to_string());
+    }
+    if allow_partial {
+        lines.push(
+            "model.allow_partial = true: parameters not in the files keep their initial values".to_string(),
+        );
+    }
+    let input = config.model.normalization();
+    lines.push(if input.is_identity() {
+        "input: grey / 255 in three channels, not normalised".to_string()
+    } else {
+        format!("input: (grey / 255 - mean) / std with mean {:?}, std {:?}", input.mean, input.std)
+    });
+    Ok(lines)
 }
 
 struct Session {
@@ -106,7 +181,7 @@ impl Session {
     fn new(
         config: TrainConfig,
         run: RunDir,
-        checkpoint: Option<PathBuf>,
+        start: Start,
         report: &mut dyn Report,
     ) -> Result<Self, TrainError> {
         let setup = |e: String| TrainError::Setup(e);
@@ -140,8 +215,8 @@ impl Session {
             Schedule::new(config.schedule.clone(), config.optim.lr, updates_per_epoch * config.train.epochs);
         let mut position = Position::default();
         let mut loss_scale = None;
-        match checkpoint {
-            Some(dir) => {
+        match start {
+            Start::Resume(dir) => {
                 model = load_model(model, &dir.join("model.bpk"))?;
                 optim.load(&dir.join("optim.bpk"), &model).map_err(|e| setup(e.to_string()))?;
                 let state: CheckpointState = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)
@@ -157,17 +232,15 @@ impl Session {
                     position.step
                 ));
             }
-            None => {
-                if let Some(weights) = &config.model.weights {
-                    let loaded = load_file(&mut model, weights).map_err(|e| setup(e.to_string()))?;
-                    report.message(&format!(
-                        "{}: {} tensors loaded, {} missing, {} unused",
-                        weights.display(),
-                        loaded.applied,
-                        loaded.missing.len(),
-                        loaded.unused.len()
-                    ));
+            Start::Fresh(pretrained) => {
+                let lines = start_weights(&mut model, &config, pretrained)?;
+                for line in &lines {
+                    report.message(line);
                 }
+                write_atomic(
+                    run.root.join("start_weights.txt"),
+                    format!("{}\n", lines.join("\n")).as_bytes(),
+                )?;
             }
         }
         let mixed = precision.map(|precision| {
@@ -307,6 +380,7 @@ impl Session {
         let options = ValidateOptions {
             threshold: self.config.train.threshold,
             batch_size: self.config.train.batch_size,
+            input: self.config.model.normalization(),
         };
         let table = validate(&model, &self.data.validation, &options, &self.device, |_, _| {});
         let mean = table.mean();

@@ -47,7 +47,12 @@ pub fn tune_thresholds(
     let mut search = ThresholdSearch::new(grid.clone());
     for index in 0..validation.len() {
         let sample = validation.get(index);
-        let logits = model.forward(images_tensor(&[sample.image.as_slice()], validation.size(), &device));
+        let logits = model.forward(images_tensor(
+            &[sample.image.as_slice()],
+            validation.size(),
+            &config.model.normalization(),
+            &device,
+        ));
         let [_, _, height, width] = logits.dims();
         let values = logits.into_data_as::<f32>().try_into_vec::<f32>().expect("logits read back as f32");
         let counts: Vec<Vec<(u64, u64, u64)>> = values

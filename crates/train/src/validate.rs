@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use boneseg_contract::NUM_CLASSES;
 use boneseg_contract::metric::{DiceTable, dice};
-use boneseg_models::SegmentationModel;
 use boneseg_models::burn::tensor::Device;
+use boneseg_models::{Normalization, SegmentationModel};
 use rayon::prelude::*;
 
 pub use table::ScoreTable;
@@ -34,11 +34,13 @@ pub struct ValidateOptions {
     pub threshold: f64,
     /// Images per forward pass.
     pub batch_size: usize,
+    /// The input normalisation the model was trained with.
+    pub input: Normalization,
 }
 
 impl Default for ValidateOptions {
     fn default() -> Self {
-        ValidateOptions { threshold: 0.5, batch_size: 1 }
+        ValidateOptions { threshold: 0.5, batch_size: 1, input: Normalization::default() }
     }
 }
 
@@ -56,7 +58,7 @@ pub fn validate(
     for chunk in indices.chunks(options.batch_size.max(1)) {
         let samples: Vec<Arc<CachedSample>> = chunk.iter().map(|&i| set.get(i)).collect();
         let images: Vec<&[u8]> = samples.iter().map(|s| s.image.as_slice()).collect();
-        let logits = model.forward(images_tensor(&images, set.size(), device));
+        let logits = model.forward(images_tensor(&images, set.size(), &options.input, device));
         let [_, classes, height, width] = logits.dims();
         assert_eq!(
             classes, NUM_CLASSES,
@@ -121,6 +123,7 @@ pub fn validate_run(
     let validate_options = ValidateOptions {
         threshold: options.threshold.unwrap_or(config.train.threshold),
         batch_size: options.batch_size.unwrap_or(config.train.batch_size),
+        input: config.model.normalization(),
     };
     Ok(validate(&model, &set, &validate_options, &device, progress))
 }

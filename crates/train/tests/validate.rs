@@ -134,7 +134,7 @@ fn validation_runs_a_model_over_the_cached_set() {
     let spec = ModelSpec::new("unet".parse().unwrap(), "resnet18".parse().unwrap(), NUM_CLASSES).unwrap();
     let model = SegmentationModel::new(spec, &device);
     let mut calls = Vec::new();
-    let options = ValidateOptions { threshold: 0.5, batch_size: 3 };
+    let options = ValidateOptions { threshold: 0.5, batch_size: 3, ..ValidateOptions::default() };
     let scores = validate(&model, &set, &options, &device, |done, total| calls.push((done, total)));
     assert_eq!(calls, [(3, 4), (4, 4)]);
     assert_eq!(scores.table.rows.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(), names);

@@ -126,6 +126,8 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
         ],
         out: Some(run_dir.clone()),
         resume: None,
+        encoder_weights: None,
+        allow_partial: false,
     })?;
 
     step("8. predict the test images (boneseg predict)");

@@ -5,11 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use boneseg_contract::atomic::write_atomic;
+use boneseg_hub::Hub;
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
 use boneseg_models::device::Backend;
+use boneseg_models::pretrained::{load_encoder_weights, tags};
 use boneseg_models::registry::{Architecture, EncoderName};
 use boneseg_models::summary::summarize;
-use boneseg_models::weights::load_file;
+use boneseg_models::weights::load_start_weights;
 use boneseg_models::{ModelSpec, SegmentationModel};
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -38,13 +40,30 @@ pub struct ModelArgs {
     /// cpu (burn's flex), or vulkan/wgpu/cuda in a binary built with that feature.
     #[arg(long, default_value = "cpu")]
     pub device: Backend,
+    /// Start the encoder from public pretrained weights (imagenet, advprop, ssl, swsl), as SMP's
+    /// `encoder_weights`: downloaded once into the cache.
+    #[arg(long, value_name = "TAG")]
+    pub encoder_weights: Option<String>,
 }
 
 impl ModelArgs {
+    /// The model, its encoder pretrained when `--encoder-weights` asks, and its device.
     pub fn build(&self) -> anyhow::Result<(SegmentationModel, Device)> {
         let spec = ModelSpec::new(self.arch, self.encoder, self.classes).map_err(anyhow::Error::msg)?;
         let device = self.device.device().map_err(anyhow::Error::msg)?;
-        Ok((SegmentationModel::new(spec, &device), device))
+        let mut model = SegmentationModel::new(spec, &device);
+        if let Some(tag) = &self.encoder_weights {
+            let (report, input) =
+                load_encoder_weights(&mut model, self.encoder, tag, &Hub::from_env(), false)?;
+            eprintln!(
+                "{} {tag} weights: {}; they expect input (grey / 255 - {:?}) / {:?}",
+                self.encoder,
+                report.describe(),
+                input.mean,
+                input.std
+            );
+        }
+        Ok((model, device))
     }
 }
 
@@ -84,14 +103,15 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn list() -> anyhow::Result<ExitCode> {
-    println!("{:<14} {:<20} {:<30} encoder channels", "arch", "encoder", "PyTorch");
+    println!("{:<14} {:<20} {:<30} {:<28} encoder_weights", "arch", "encoder", "PyTorch", "encoder channels");
     for (arch, encoder) in ModelSpec::combinations() {
         println!(
-            "{:<14} {:<20} {:<30} {:?}",
+            "{:<14} {:<20} {:<30} {:<28} {}",
             arch.name(),
             encoder.name(),
             arch.origin(),
-            encoder.out_channels()
+            format!("{:?}", encoder.out_channels()),
+            tags(encoder).join(",")
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -99,28 +119,11 @@ fn list() -> anyhow::Result<ExitCode> {
 
 fn forward(args: ForwardArgs) -> anyhow::Result<ExitCode> {
     let (mut model, device) = args.model.build()?;
-    let report = load_file(&mut model, &args.weights)?;
-    for key in &report.unused {
-        eprintln!(
-            "warning: {}: `{key}` has no place in {} {}",
-            args.weights.display(),
-            args.model.arch,
-            args.model.encoder
-        );
-    }
-    anyhow::ensure!(report.errors.is_empty(), "{}: {}", args.weights.display(), report.errors.join("; "));
-    if !report.missing.is_empty() {
-        let listed = report.missing.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
-        let message = format!(
-            "{}: {} of the model's parameters are missing ({listed}{}); is this a {} {} checkpoint?",
-            args.weights.display(),
-            report.missing.len(),
-            if report.missing.len() > 10 { ", ..." } else { "" },
-            args.model.arch,
-            args.model.encoder
-        );
-        anyhow::ensure!(args.allow_partial, "{message} (--allow-partial runs anyway)");
-        eprintln!("warning: {message}");
+    let report = load_start_weights(&mut model, &args.weights, args.allow_partial).with_context(|| {
+        format!("loading {} into {} {}", args.weights.display(), args.model.arch, args.model.encoder)
+    })?;
+    if !report.is_complete() {
+        eprintln!("warning: {}: {}", args.weights.display(), report.describe());
     }
     let input = read_input(&args.input, &device)?;
     let logits = model.forward(input);

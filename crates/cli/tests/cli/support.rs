@@ -45,11 +45,18 @@ fn scratch_ledger() -> PathBuf {
 
 /// Runs the binary with its experiment ledger at `ledger`.
 pub fn boneseg_with_ledger(args: &[&str], ledger: &Path) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_boneseg"))
-        .args(args)
-        .env("BONESEG_LEDGER", ledger)
-        .output()
-        .expect("the binary runs");
+    boneseg_with_env(args, &[("BONESEG_LEDGER", s(ledger))])
+}
+
+/// Runs the binary with these environment variables set (the scratch ledger unless one is
+/// among them).
+pub fn boneseg_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_boneseg"));
+    command.args(args).env("BONESEG_LEDGER", scratch_ledger());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("the binary runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -21,6 +21,7 @@ use boneseg_augment::plane::Sample;
 use boneseg_augment::rng::Rng;
 use boneseg_augment::{Pipeline, sample_seed};
 use boneseg_contract::NUM_CLASSES;
+use boneseg_models::Normalization;
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::TrainConfig;
@@ -30,7 +31,7 @@ use crate::data::cache::SampleCache;
 /// A training batch, laid out as the model takes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Batch {
-    /// `[batch_size, 3, size, size]`: grey / 255, the same in all three channels.
+    /// `[batch_size, 3, size, size]`: grey / 255 in three channels, normalised per channel.
     pub images: Vec<f32>,
     /// `[batch_size, 29, size, size]`: 0 or 1 per class (multi-label: classes overlap).
     pub targets: Vec<f32>,
@@ -53,23 +54,24 @@ impl Batch {
 }
 
 /// Grey images of `size x size` pixels as the model's `[n, 3, size, size]` input (grey / 255 in
-/// three channels), for validation and prediction.
-pub fn images_tensor(images: &[&[u8]], size: usize, device: &Device) -> Tensor<4> {
+/// three channels, then `input`'s per-channel normalisation), for validation and prediction.
+pub fn images_tensor(images: &[&[u8]], size: usize, input: &Normalization, device: &Device) -> Tensor<4> {
     let plane = size * size;
+    let table = input.table();
     let mut values = vec![0f32; images.len() * 3 * plane];
     for (image, out) in images.iter().zip(values.chunks_exact_mut(3 * plane)) {
-        fill_input(image, out);
+        fill_input(image, &table, out);
     }
     Tensor::from_data(TensorData::new(values, [images.len(), 3, size, size]), device)
 }
 
-fn fill_input(grey: &[u8], out: &mut [f32]) {
-    let plane = grey.len();
-    for (value, &g) in out[..plane].iter_mut().zip(grey) {
-        *value = f32::from(g) / 255.0;
+/// One grey image as three planes through the per-channel tables of [`Normalization::table`].
+fn fill_input(grey: &[u8], table: &[[f32; 256]; 3], out: &mut [f32]) {
+    for (channel, plane) in out.chunks_exact_mut(grey.len()).enumerate() {
+        for (value, &g) in plane.iter_mut().zip(grey) {
+            *value = table[channel][usize::from(g)];
+        }
     }
-    out.copy_within(..plane, plane);
-    out.copy_within(..plane, 2 * plane);
 }
 
 fn fill_targets(words: &[u32], out: &mut [f32]) {
@@ -111,6 +113,8 @@ pub struct LoaderOptions {
     pub augment: Arc<Pipeline>,
     /// Side of the random window each sample is cut to before augmentation (`data.crop`).
     pub crop: Option<usize>,
+    /// The model's input normalisation (`model.input`).
+    pub input: Normalization,
 }
 
 /// What each worker needs, shared.
@@ -129,6 +133,7 @@ impl Job {
         let mut images = vec![0f32; members.len() * 3 * plane];
         let mut targets = vec![0f32; members.len() * NUM_CLASSES * plane];
         let mut names = Vec::with_capacity(members.len());
+        let table = self.options.input.table();
         for (k, &sample_index) in members.iter().enumerate() {
             let seed = sample_seed(self.options.seed, self.options.epoch as u64, sample_index as u64);
             let sample = self.cache.get(sample_index).to_sample();
@@ -142,7 +147,7 @@ impl Job {
                 (size, size),
                 "augmentation changed the sample size; transforms that resize must keep the training size"
             );
-            fill_input(&sample.image.data, &mut images[k * 3 * plane..(k + 1) * 3 * plane]);
+            fill_input(&sample.image.data, &table, &mut images[k * 3 * plane..(k + 1) * 3 * plane]);
             fill_targets(
                 &sample.labels.data,
                 &mut targets[k * NUM_CLASSES * plane..(k + 1) * NUM_CLASSES * plane],
@@ -220,6 +225,7 @@ impl Loader {
                 prefetch: config.data.prefetch,
                 augment: Arc::clone(&data.augment),
                 crop: config.data.crop,
+                input: config.model.normalization(),
             },
         )
     }

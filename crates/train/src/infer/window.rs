@@ -5,8 +5,8 @@
 
 use boneseg_augment::plane::Plane;
 use boneseg_contract::NUM_CLASSES;
-use boneseg_models::SegmentationModel;
-use boneseg_models::burn::tensor::Device;
+use boneseg_models::burn::tensor::{Device, Tensor};
+use boneseg_models::{Normalization, SegmentationModel};
 
 use crate::data::images_tensor;
 use crate::validate::resize_bilinear;
@@ -51,15 +51,28 @@ pub fn starts(len: usize, window: usize, stride: usize) -> Vec<usize> {
     out
 }
 
+/// A model with what it is fed: its input normalisation and its device.
+pub struct Net<'a> {
+    pub model: &'a SegmentationModel,
+    pub input: &'a Normalization,
+    pub device: &'a Device,
+}
+
+impl Net<'_> {
+    /// Logits of grey `size x size` images.
+    pub fn logits(&self, images: &[&[u8]], size: usize) -> Tensor<4> {
+        self.model.forward(images_tensor(images, size, self.input, self.device))
+    }
+}
+
 /// The blended logits `[29, height, width]` of `image` (row-major).
 pub fn sliding_logits(
-    model: &SegmentationModel,
+    net: &Net,
     image: &Plane<u8>,
     window: usize,
     stride: usize,
     sigma: f64,
     batch: usize,
-    device: &Device,
 ) -> Vec<f32> {
     let (height, width) = (image.height, image.width);
     let weights = gaussian(window, sigma);
@@ -72,7 +85,7 @@ pub fn sliding_logits(
     for chunk in origins.chunks(batch.max(1)) {
         let tiles: Vec<Vec<u8>> = chunk.iter().map(|&(y, x)| tile(image, y, x, window)).collect();
         let inputs: Vec<&[u8]> = tiles.iter().map(Vec::as_slice).collect();
-        let logits = model.forward(images_tensor(&inputs, window, device));
+        let logits = net.logits(&inputs, window);
         let [_, classes, lh, lw] = logits.dims();
         let values = logits.into_data_as::<f32>().try_into_vec::<f32>().expect("logits read back as f32");
         for (&(y0, x0), one) in chunk.iter().zip(values.chunks_exact(classes * lh * lw)) {
