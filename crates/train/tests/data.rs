@@ -8,6 +8,8 @@ use boneseg_augment::Pipeline;
 use boneseg_contract::{ClassMasks, FillRule, NUM_CLASSES};
 use boneseg_data::split::{group_k_fold, write_folds};
 use boneseg_data::{Dataset, ImageEntry, ReadOptions};
+use boneseg_models::Normalization;
+use boneseg_models::normalization::IMAGENET;
 use boneseg_phantom::{SynthConfig, generate};
 use boneseg_train::data::sample::downscale_masks;
 use boneseg_train::data::{
@@ -216,6 +218,7 @@ fn cropping_loader(
             prefetch: 2,
             augment: Arc::new(augment),
             crop,
+            input: Normalization::default(),
         },
     )
 }
@@ -384,6 +387,7 @@ fn measure_cache_and_loader_at_2048() {
                     prefetch: 4,
                     augment: Arc::new(augment_pipeline(None, 512).unwrap()),
                     crop: None,
+                    input: Normalization::default(),
                 },
             );
             while let Some(batch) = loader.next_batch() {
@@ -397,5 +401,20 @@ fn measure_cache_and_loader_at_2048() {
             images as f64 / seconds,
             1e3 * wait.as_secs_f64() / (images / 8) as f64
         );
+    }
+}
+
+/// The model's input is `(grey / 255 - mean) / std` per channel, as the run's `model.input` says.
+#[test]
+fn images_are_normalised_per_channel() {
+    let device = boneseg_models::burn::tensor::Device::flex();
+    let grey: Vec<u8> = (0..=255).collect();
+    let tensor = boneseg_train::data::images_tensor(&[grey.as_slice()], 16, &IMAGENET, &device);
+    let values: Vec<f32> = tensor.into_data().try_to_vec::<f32>().unwrap();
+    for (channel, plane) in values.chunks_exact(256).enumerate() {
+        for (g, &value) in plane.iter().enumerate() {
+            let expected = (g as f32 / 255.0 - IMAGENET.mean[channel]) / IMAGENET.std[channel];
+            assert!((value - expected).abs() < 1e-6, "channel {channel}, grey {g}: {value} != {expected}");
+        }
     }
 }
