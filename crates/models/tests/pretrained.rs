@@ -152,3 +152,69 @@ fn a_checkpoint_model_bpk_loads_as_a_whole_model() {
     let report = load_start_weights(&mut model("unet", "resnet18"), &path, false).unwrap();
     assert!(report.is_complete() && report.applied == 152, "every tensor of U-Net-ResNet18: {report:?}");
 }
+
+/// What SMP itself loads, from `tools/pretrained_reference.py`: the same synthetic tensors served
+/// from a local hub to `smp.create_model(..., encoder_weights="imagenet")`, each tensor's sha256.
+#[test]
+fn the_encoder_starts_from_the_tensors_smp_loads() {
+    use sha2::{Digest, Sha256};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pretrained");
+    for (arch, name, classifier, features) in
+        [("unetplusplus", "efficientnet-b5", "_fc", 2048), ("segformer", "mit_b0", "head", 256)]
+    {
+        let fixture: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixtures.join(format!("{name}.json"))).unwrap())
+                .unwrap();
+        let encoder: EncoderName = name.parse().unwrap();
+        let Source::Hub { repo, revision } = lookup(encoder, "imagenet").unwrap().source else { panic!() };
+        assert_eq!((fixture["repo_id"].as_str(), fixture["revision"].as_str()), (Some(repo), Some(revision)));
+
+        let mut served = synthetic_state_dict(&Encoder::new(encoder, 32, &Device::flex()));
+        for (key, shape) in [
+            (format!("{classifier}.weight"), vec![1000, features]),
+            (format!("{classifier}.bias"), vec![1000]),
+        ] {
+            let values = boneseg_models::weights::synthetic_values(&key, &shape);
+            served.push(burn::store::bridge::from_data(
+                burn::tensor::TensorData::new(values, shape),
+                key,
+                None,
+            ));
+        }
+        let server = TestHub::start();
+        server.add(repo, revision, "model.safetensors", safetensors_bytes(&served), Storage::Lfs);
+        let config = serde_json::to_vec(&fixture["preprocessing"]).unwrap();
+        server.add(repo, revision, "config.json", config, Storage::Git);
+        let cache = tempfile::tempdir().unwrap();
+        let hub = Hub {
+            endpoint: server.endpoint.clone(),
+            cache: cache.path().to_path_buf(),
+            offline: false,
+            progress: ProgressMode::Silent,
+            python: "python3".into(),
+        };
+        let mut segmentation = model(arch, name);
+        let (_, normalization) =
+            load_encoder_weights(&mut segmentation, encoder, "imagenet", &hub, false).unwrap();
+        assert_eq!(normalization, IMAGENET);
+
+        let ours: BTreeMap<String, String> = encoder_tensors(&segmentation)
+            .into_iter()
+            .map(|(key, values)| {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                (key, digest)
+            })
+            .collect();
+        let smp: BTreeMap<String, String> = fixture["tensors"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, digest)| (key.clone(), digest.as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(ours.len(), smp.len(), "{name}: encoder tensor count");
+        for (key, digest) in &smp {
+            assert_eq!(ours.get(key), Some(digest), "{name}: {key}");
+        }
+    }
+}
