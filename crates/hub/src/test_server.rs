@@ -69,6 +69,17 @@ impl TestHub {
         TestHub { endpoint, state, stop, thread: Some(thread) }
     }
 
+    /// A [`Hub`](crate::Hub) that fetches from this server into `cache`, online and silent.
+    pub fn hub(&self, cache: &std::path::Path) -> crate::Hub {
+        crate::Hub {
+            endpoint: self.endpoint.clone(),
+            cache: cache.to_path_buf(),
+            offline: false,
+            progress: crate::ProgressMode::Silent,
+            python: "python3".into(),
+        }
+    }
+
     /// Serves `body` as `repo`'s `file` at `revision`.
     pub fn add(&self, repo: &str, revision: &str, file: &str, body: Vec<u8>, storage: Storage) {
         let path = format!("/{repo}/resolve/{revision}/{file}");

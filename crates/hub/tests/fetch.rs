@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use boneseg_hub::test_server::{Storage, TestHub};
-use boneseg_hub::{FetchError, Hub, HubFile, ProgressMode, sha256_file};
+use boneseg_hub::{FetchError, HubFile, sha256_file};
 
 const WEIGHTS: HubFile =
     HubFile { repo: "smp-hub/resnet18.imagenet", revision: "3f2325ff", file: "model.safetensors" };
@@ -12,16 +12,6 @@ const CONFIG: HubFile =
 
 fn body(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
-}
-
-fn hub(server: &TestHub, cache: &Path) -> Hub {
-    Hub {
-        endpoint: server.endpoint.clone(),
-        cache: cache.to_path_buf(),
-        offline: false,
-        progress: ProgressMode::Silent,
-        python: "python3".into(),
-    }
 }
 
 fn served() -> (TestHub, Vec<u8>) {
@@ -59,7 +49,7 @@ fn cached(cache: &Path) -> Vec<String> {
 fn downloads_then_hits_the_cache_without_a_request() {
     let (server, weights) = served();
     let cache = tempfile::tempdir().unwrap();
-    let hub = hub(&server, cache.path());
+    let hub = server.hub(cache.path());
     let path = hub.fetch(&WEIGHTS).unwrap();
     assert_eq!(path, cache.path().join("hub/smp-hub/resnet18.imagenet/3f2325ff/model.safetensors"));
     assert_eq!(std::fs::read(&path).unwrap(), weights);
@@ -84,7 +74,7 @@ fn a_wrong_checksum_is_refused_and_nothing_is_kept() {
     let (server, _) = served();
     server.lie_about_checksums(&"0".repeat(64));
     let cache = tempfile::tempdir().unwrap();
-    let error = hub(&server, cache.path()).fetch(&WEIGHTS).unwrap_err();
+    let error = server.hub(cache.path()).fetch(&WEIGHTS).unwrap_err();
     assert!(matches!(error, FetchError::Checksum { .. }), "{error}");
     let message = error.to_string();
     assert!(message.contains("sha256") && message.contains(&"0".repeat(64)), "{message}");
@@ -96,7 +86,7 @@ fn a_cut_connection_leaves_no_file_and_the_next_run_resumes() {
     let (server, weights) = served();
     server.cut_next_body_after(100_000);
     let cache = tempfile::tempdir().unwrap();
-    let hub = hub(&server, cache.path());
+    let hub = server.hub(cache.path());
     let error = hub.fetch(&WEIGHTS).unwrap_err();
     assert!(matches!(error, FetchError::Interrupted { received: 100_000, .. }), "{error}");
     assert!(error.to_string().contains("run again to resume"), "{error}");
@@ -116,7 +106,7 @@ fn a_cut_connection_leaves_no_file_and_the_next_run_resumes() {
 fn a_corrupted_cache_entry_is_fetched_again() {
     let (server, weights) = served();
     let cache = tempfile::tempdir().unwrap();
-    let hub = hub(&server, cache.path());
+    let hub = server.hub(cache.path());
     let path = hub.fetch(&WEIGHTS).unwrap();
     std::fs::write(&path, b"bit rot").unwrap();
     assert_eq!(std::fs::read(hub.fetch(&WEIGHTS).unwrap()).unwrap(), weights);
@@ -127,7 +117,7 @@ fn a_corrupted_cache_entry_is_fetched_again() {
 fn offline_names_the_url_and_the_place_to_put_the_file() {
     let (server, _) = served();
     let cache = tempfile::tempdir().unwrap();
-    let mut hub = hub(&server, cache.path());
+    let mut hub = server.hub(cache.path());
     hub.offline = true;
     let message = hub.fetch(&WEIGHTS).unwrap_err().to_string();
     let url = format!("{}/smp-hub/resnet18.imagenet/resolve/3f2325ff/model.safetensors", server.endpoint);
@@ -146,7 +136,7 @@ fn offline_names_the_url_and_the_place_to_put_the_file() {
 fn no_server_is_a_network_error_with_the_same_advice() {
     let cache = tempfile::tempdir().unwrap();
     let server = TestHub::start();
-    let mut hub = hub(&server, cache.path());
+    let mut hub = server.hub(cache.path());
     drop(server);
     hub.endpoint = "http://127.0.0.1:9".into();
     let message = hub.fetch(&WEIGHTS).unwrap_err().to_string();
@@ -161,6 +151,6 @@ fn a_missing_file_is_an_http_error_naming_it() {
     let (server, _) = served();
     let cache = tempfile::tempdir().unwrap();
     let missing = HubFile { file: "nope.bin", ..WEIGHTS };
-    let message = hub(&server, cache.path()).fetch(&missing).unwrap_err().to_string();
+    let message = server.hub(cache.path()).fetch(&missing).unwrap_err().to_string();
     assert!(message.contains("HTTP 404") && message.contains("nope.bin"), "{message}");
 }

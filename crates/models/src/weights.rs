@@ -107,7 +107,7 @@ impl LoadReport {
         }
         if !self.missing.is_empty() {
             parts.push(format!(
-                "{} of the model's are not in the file ({})",
+                "{} of the model's are missing from the file ({})",
                 self.missing.len(),
                 first(&self.missing)
             ));

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use boneseg_hub::test_server::{Storage, TestHub};
-use boneseg_hub::{Hub, ProgressMode};
 use boneseg_models::burn::store::bridge::to_data;
 use boneseg_models::encoders::Encoder;
 use boneseg_models::normalization::IMAGENET;
@@ -57,13 +56,7 @@ fn imagenet_weights_load_every_served_tensor_and_bring_their_preprocessing() {
     let config = r#"{"input_space": "RGB", "input_range": [0, 1], "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}"#;
     server.add(repo, revision, "config.json", config.as_bytes().to_vec(), Storage::Git);
     let cache = tempfile::tempdir().unwrap();
-    let hub = Hub {
-        endpoint: server.endpoint.clone(),
-        cache: cache.path().to_path_buf(),
-        offline: false,
-        progress: ProgressMode::Silent,
-        python: "python3".into(),
-    };
+    let hub = server.hub(cache.path());
 
     let mut unet = model("unet", "resnet18");
     let (report, normalization) =
@@ -186,13 +179,7 @@ fn the_encoder_starts_from_the_tensors_smp_loads() {
         let config = serde_json::to_vec(&fixture["preprocessing"]).unwrap();
         server.add(repo, revision, "config.json", config, Storage::Git);
         let cache = tempfile::tempdir().unwrap();
-        let hub = Hub {
-            endpoint: server.endpoint.clone(),
-            cache: cache.path().to_path_buf(),
-            offline: false,
-            progress: ProgressMode::Silent,
-            python: "python3".into(),
-        };
+        let hub = server.hub(cache.path());
         let mut segmentation = model(arch, name);
         let (_, normalization) =
             load_encoder_weights(&mut segmentation, encoder, "imagenet", &hub, false).unwrap();

@@ -120,7 +120,12 @@ fn list() -> anyhow::Result<ExitCode> {
 fn forward(args: ForwardArgs) -> anyhow::Result<ExitCode> {
     let (mut model, device) = args.model.build()?;
     let report = load_start_weights(&mut model, &args.weights, args.allow_partial).with_context(|| {
-        format!("loading {} into {} {}", args.weights.display(), args.model.arch, args.model.encoder)
+        format!(
+            "{}: is this a {} {} checkpoint?",
+            args.weights.display(),
+            args.model.arch,
+            args.model.encoder
+        )
     })?;
     if !report.is_complete() {
         eprintln!("warning: {}: {}", args.weights.display(), report.describe());
