@@ -1,6 +1,6 @@
 //! The heavy online pipeline on a 1024² phantom radiograph with its 29 masks:
 //! `RAYON_NUM_THREADS=1 cargo bench -p boneseg-augment` (one core, as the albumentations peer
-//! `tools/bench_augment.py` runs). See BENCHMARKS.md for the figures.
+//! `tools/bench/bench_augment.py` runs). See BENCHMARKS.md for the figures.
 //!
 //! `heavy_packed` runs the pipeline on packed labels (what a data loader keeps between steps);
 //! `heavy_masks` also packs the 29 `ClassMasks` in and unpacks them out.
@@ -11,7 +11,7 @@ use boneseg_phantom::rng::Rng;
 use boneseg_phantom::synth_image;
 use criterion::{Criterion, criterion_group, criterion_main};
 
-/// The same pipeline as `tools/bench_augment.py`, every step always applied.
+/// The same pipeline as `tools/bench/bench_augment.py`, every step always applied.
 pub const HEAVY: &str = r#"
 [[augment]]
 name = "horizontal_flip"

@@ -25,6 +25,7 @@
 //! names themselves (`RandomBrightnessContrast`) are accepted too. Parameters keep
 //! albumentations' names, meanings and defaults; `p` defaults to 0.5 as there.
 
+use boneseg_contract::rng::Random;
 use std::path::{Path, PathBuf};
 
 use boneseg_contract::ClassMasks;

@@ -1,6 +1,10 @@
-//! The seeded generator behind every random choice: xoshiro256++ seeded through SplitMix64, so
-//! a seed gives the same augmentation on every platform and release, whatever crates change
-//! around it, and one stream per sample lets samples be augmented in any order or in parallel.
+//! The seeded generator behind every random choice: xoshiro256++ seeded through SplitMix64
+//! ([`boneseg_contract::rng`]), so a seed gives the same augmentation on every platform and
+//! release, whatever crates change around it, and one stream per sample lets samples be augmented
+//! in any order or in parallel.
+
+pub use boneseg_contract::rng::Random;
+use boneseg_contract::rng::SplitMix64;
 
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -9,18 +13,13 @@ pub struct Rng {
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        let mut mix = seed;
-        let mut next = || {
-            mix = mix.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = mix;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        Rng { state: [next(), next(), next(), next()] }
+        let mut seeder = SplitMix64::new(seed);
+        Rng { state: [seeder.next_u64(), seeder.next_u64(), seeder.next_u64(), seeder.next_u64()] }
     }
+}
 
-    pub fn next_u64(&mut self) -> u64 {
+impl Random for Rng {
+    fn next_u64(&mut self) -> u64 {
         let s = &mut self.state;
         let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
         let t = s[1] << 17;
@@ -32,29 +31,15 @@ impl Rng {
         s[3] = s[3].rotate_left(45);
         result
     }
+}
 
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [low, high]; exactly `low` when the range is empty, as with Python's
-    /// `random.uniform`, so a range like `[30, 30]` fixes a parameter.
-    pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
-        low + (high - low) * self.unit()
-    }
-
+impl Rng {
     /// Integer uniform in `low..=high`.
     pub fn int(&mut self, low: i64, high: i64) -> i64 {
         if high <= low {
             return low;
         }
         low + (self.next_u64() % (high - low + 1) as u64) as i64
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        p >= 1.0 || self.unit() < p
     }
 
     /// Two independent standard normal values (Marsaglia's polar method: no trigonometry,

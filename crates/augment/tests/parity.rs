@@ -1,5 +1,5 @@
 //! Parity with albumentations 2.x / OpenCV on pinned parameters. The expected outputs were
-//! written by `tools/make_augment_fixtures.py` (see tools/README.md); CI needs no Python.
+//! written by `tools/reference/make_augment_fixtures.py` (see tools/README.md); CI needs no Python.
 //!
 //! Checks: `exact` (every grey level equal), `pm1` (every pixel within ±1), `geometric` (≥ 99.5%
 //! of pixels within ±1 and the packed mask equal on ≥ 99.5% of pixels), `jpeg` (a JPEG-like

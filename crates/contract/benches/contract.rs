@@ -1,9 +1,9 @@
 //! Contract hot paths on a realistic 2048² hand: `cargo bench -p boneseg-contract --bench contract`.
 //!
 //! The hand is 29 bone-like polygons (4k to 76k pixels, 60 to 300 points each) built here from
-//! fixed numbers, so every run and `tools/bench_peer.py` (which ports [`hand`] line by line) use
+//! fixed numbers, so every run and `tools/bench/bench_peer.py` (which ports [`hand`] line by line) use
 //! the same masks. With `BONESEG_BENCH_EXPORT=DIR` the annotation is also written to
-//! `DIR/hand.json` for the Python peer. `tools/bench_compare.py` runs this and the peer and prints
+//! `DIR/hand.json` for the Python peer. `tools/bench/bench_compare.py` runs this and the peer and prints
 //! the comparison; see BENCHMARKS.md.
 
 use std::f64::consts::TAU;

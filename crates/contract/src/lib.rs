@@ -15,6 +15,7 @@ pub mod mask;
 pub mod metric;
 pub mod person;
 pub mod rle;
+pub mod rng;
 pub mod submission;
 
 pub use annotation::{AnnotationError, AnnotationFile, AnnotationProblem, Polygon};

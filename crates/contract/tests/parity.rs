@@ -1,6 +1,6 @@
 //! Parity with the competition's Python reference: OpenCV's `fillPoly` (per OpenCV release),
 //! the numpy RLE and the baseline's dice, on fixtures written by
-//! `tools/make_contract_fixtures.py`.
+//! `tools/reference/make_contract_fixtures.py`.
 //!
 //! `BONESEG_CONTRACT_FIXTURES=DIR` points the tests at another set of fixtures (for instance new
 //! cases made with another `--seed`).

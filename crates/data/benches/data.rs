@@ -4,7 +4,7 @@
 //! "bones" and ±6 levels of pixel noise, so it compresses about as well as a real radiograph
 //! (a flat image would flatter the decoder). It is written once as a 3-channel PNG, as in the
 //! competition. With `BONESEG_BENCH_EXPORT=DIR` it is also copied to `DIR/hand.png`, so that
-//! `tools/bench_peer.py` decodes the very same file with OpenCV; see BENCHMARKS.md.
+//! `tools/bench/bench_peer.py` decodes the very same file with OpenCV; see BENCHMARKS.md.
 
 use std::hint::black_box;
 

@@ -6,6 +6,7 @@
 //! (relative path or base name) or a `person` column (`ID001`) is accepted as a fold file, so a
 //! hand-written split works wherever a generated one does.
 
+use boneseg_contract::rng::{Random, SplitMix64};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -44,16 +45,9 @@ pub fn group_k_fold(entries: &[ImageEntry], folds: usize, seed: Option<u64>) -> 
 
 /// Fisher-Yates with SplitMix64, so a seed gives the same split on every platform and release.
 fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = SplitMix64::new(seed);
     for i in (1..items.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         items.swap(i, j);
     }
 }

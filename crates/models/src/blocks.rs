@@ -11,8 +11,10 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 
-use crate::batch_norm::{Activation, conv_batch_norm};
-use crate::conv::Conv2d;
+pub use boneseg_kernels::join::resize_nearest;
+
+use crate::layers::Conv2d;
+use crate::layers::{Activation, conv_batch_norm};
 
 /// A convolution as `nn.Conv2d(in, out, kernel, stride, padding, dilation, groups, bias)` builds it.
 #[derive(Debug, Clone, Copy)]
@@ -107,11 +109,6 @@ impl ConvBn {
 /// SMP's `Conv2dReLU` with batch norm: 3x3 convolution without bias, BatchNorm, ReLU.
 pub fn conv3x3_bn_relu(channels_in: usize, channels_out: usize, device: &Device) -> ConvBn {
     ConvBn::new(ConvSpec::new(channels_in, channels_out, 3), device)
-}
-
-/// `F.interpolate(x, size, mode="nearest")`.
-pub fn resize_nearest(x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
-    interpolate(x, InterpolateOptions::new(InterpolateMode::Nearest).with_output_size(size))
 }
 
 /// `F.interpolate(x, size, mode="bilinear", align_corners=...)`: burn's default for

@@ -6,18 +6,14 @@
 // nothing and would add a level to every parameter path.
 #![allow(clippy::large_enum_variant)]
 
-pub mod batch_norm;
 pub mod blocks;
-pub mod conv;
 pub mod decoders;
 pub mod device;
 pub mod encoders;
-mod flex;
-pub mod join;
+pub mod layers;
 pub mod lite0;
 pub mod model;
 pub mod normalization;
-pub mod pool;
 pub mod pretrained;
 pub mod registry;
 pub mod summary;

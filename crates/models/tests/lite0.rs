@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use boneseg_hub::Hub;
-use boneseg_models::lite0::{self, KernelLayout};
+use boneseg_models::lite0;
 use burn::tensor::Device;
 
 fn photo(name: &str) -> (Vec<u8>, usize, usize) {
@@ -29,7 +29,7 @@ fn lite0_classifies_photographs() {
         Err(error) => panic!("{error}"),
     };
     let device = Device::flex();
-    let (model, report) = lite0::load(&weights, KernelLayout::PyTorch, &device).unwrap();
+    let (model, report) = lite0::load(&weights, &device).unwrap();
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(report.applied, 247, "every parameter and running statistic of the checkpoint");
 
@@ -44,12 +44,4 @@ fn lite0_classifies_photographs() {
         println!("{name}: {top5:?}");
         assert!(accepted.contains(&top5[0].0), "{name}: top-1 {:?}, expected one of {accepted:?}", top5[0]);
     }
-
-    // The checkpoint's kernels are in PyTorch order: read as reshaped TensorFlow kernels,
-    // the same weights no longer see a cat.
-    let (tensorflow, _) = lite0::load(&weights, KernelLayout::TensorFlowReshaped, &device).unwrap();
-    let (rgb, width, height) = photo("chelsea.png");
-    let top5 = lite0::classify(&tensorflow, &rgb, width, height, 5);
-    println!("chelsea.png, kernels read in TensorFlow order: {top5:?}");
-    assert!(!(281..=285).contains(&top5[0].0), "{top5:?}");
 }

@@ -1,6 +1,6 @@
 //! Parity with PyTorch: each model, filled with the synthetic weights of
-//! `tools/smp_reference.py`, must reproduce the logits SMP/torchvision computed
-//! (`tools/make_model_fixtures.py`, in float64) to 1e-4 of the logits' standard deviation
+//! `tools/reference/smp_reference.py`, must reproduce the logits SMP/torchvision computed
+//! (`tools/reference/make_model_fixtures.py`, in float64) to 1e-4 of the logits' standard deviation
 //! with BatchNorm's running statistics (eval; measured: below 2.1e-6 for every case).
 //!
 //! With batch statistics (train) the bound is 5e-4, or three times PyTorch's own float32

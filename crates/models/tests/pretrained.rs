@@ -146,7 +146,7 @@ fn a_checkpoint_model_bpk_loads_as_a_whole_model() {
     assert!(report.is_complete() && report.applied == 152, "every tensor of U-Net-ResNet18: {report:?}");
 }
 
-/// What SMP itself loads, from `tools/pretrained_reference.py`: the same synthetic tensors served
+/// What SMP itself loads, from `tools/reference/pretrained_reference.py`: the same synthetic tensors served
 /// from a local hub to `smp.create_model(..., encoder_weights="imagenet")`, each tensor's sha256.
 #[test]
 fn the_encoder_starts_from_the_tensors_smp_loads() {

@@ -6,6 +6,7 @@
 //! The dataset is built in a hidden folder beside the output and renamed into place at the end,
 //! so a crash never leaves a half-written dataset.
 
+use boneseg_contract::rng::Random;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;

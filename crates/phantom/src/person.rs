@@ -4,6 +4,7 @@
 //! the pose (rotation, spread, bent fingers, placement) is drawn per image.
 
 use boneseg_contract::PersonId;
+use boneseg_contract::rng::Random;
 use boneseg_data::meta::{Gender, NAIL_ART, PersonMeta};
 
 use crate::anatomy::HandPose;

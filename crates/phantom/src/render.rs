@@ -5,6 +5,7 @@
 //! cortical rim, brighter where bones overlap, white metal. Then the detector: a bright band at
 //! the top edge, brightness and contrast, a slight blur and noise.
 
+use boneseg_contract::rng::Random;
 use boneseg_data::image_io::GrayImage;
 use rayon::prelude::*;
 

@@ -1,40 +1,27 @@
-//! A small seeded random generator (SplitMix64), so that a seed gives the same dataset on every
-//! platform and every release, whatever the crates around it do.
+//! The phantom's seeded generator: SplitMix64 ([`boneseg_contract::rng`]) with independent streams
+//! per person and hand, so that a seed gives the same dataset on every platform and release.
 
-/// SplitMix64: fast, good enough statistically, and trivially splittable into streams.
+use boneseg_contract::rng::{Random, SplitMix64};
+
 #[derive(Clone, Debug)]
 pub struct Rng {
-    state: u64,
+    inner: SplitMix64,
+}
+
+impl Random for Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.inner.next_u64()
+    }
 }
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng { state: seed ^ 0x5EED_B0E5_E6A1_u64 }
+        Rng { inner: SplitMix64::new(seed ^ 0x5EED_B0E5_E6A1_u64) }
     }
 
-    /// An independent stream for sub-object `index` (a person, a hand): generating objects in
-    /// any order, or in parallel, gives the same result.
+    /// An independent stream for sub-object `index`: see [`SplitMix64::fork`].
     pub fn fork(&self, index: u64) -> Rng {
-        let mut mixer = Rng { state: self.state ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03) };
-        Rng { state: mixer.next_u64() }
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [low, high).
-    pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
-        low + (high - low) * self.unit()
+        Rng { inner: self.inner.fork(index) }
     }
 
     /// Normal(mean, sd) by Box-Muller.
@@ -42,11 +29,6 @@ impl Rng {
         let u1 = self.unit().max(1e-300);
         let u2 = self.unit();
         mean + sd * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
     }
 
     /// Uniform integer in `0..n`.

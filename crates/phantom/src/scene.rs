@@ -2,6 +2,7 @@
 //! frame, and turns its bones into label polygons.
 
 use boneseg_contract::annotation::{AnnotationFile, Polygon};
+use boneseg_contract::rng::Random;
 
 use crate::anatomy::{self, Bone, Capsule, Hand, RADIUS, Site, ULNA};
 use crate::geometry::{Frame, Similarity, Vec2, v2};

@@ -2,6 +2,7 @@
 //! and optimiser step; validation as the leaderboard scores; checkpoints a killed run
 //! resumes from bit for bit.
 
+use boneseg_contract::rng::{GOLDEN_GAMMA, mix64};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -446,10 +447,7 @@ fn load_model(model: SegmentationModel, path: &Path) -> Result<SegmentationModel
     Ok(model)
 }
 
-/// A per-step seed from the run's seed (splitmix64 of their sum).
+/// A per-step seed from the run's seed: SplitMix64's output of its `step`-th state.
 fn mix(seed: u64, step: u64) -> u64 {
-    let mut z = seed.wrapping_add(step.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    mix64(seed.wrapping_add(step.wrapping_mul(GOLDEN_GAMMA)))
 }

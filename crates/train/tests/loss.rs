@@ -1,5 +1,5 @@
 //! The losses against PyTorch / segmentation-models-pytorch (values and autograd gradients,
-//! `tools/train_reference.py`), against finite differences, and the config's forms.
+//! `tools/reference/train_reference.py`), against finite differences, and the config's forms.
 
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
 use boneseg_train::loss::{Loss, LossKind, LossTerm};

@@ -1,4 +1,4 @@
-//! The optimisers against torch.optim and the `adamp` package (`tools/train_reference.py`),
+//! The optimisers against torch.optim and the `adamp` package (`tools/reference/train_reference.py`),
 //! global-norm clipping against `clip_grad_norm_`, accumulation, the encoder's rate, and
 //! checkpoints that resume exactly.
 

@@ -1,4 +1,4 @@
-//! The schedules against torch's schedulers (`tools/train_reference.py`), their config form,
+//! The schedules against torch's schedulers (`tools/reference/train_reference.py`), their config form,
 //! and the plateau state surviving a checkpoint.
 
 use boneseg_train::schedule::{Schedule, ScheduleConfig};

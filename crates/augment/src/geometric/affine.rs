@@ -2,6 +2,7 @@
 //! applied like `cv2.warpAffine` (the forward matrix inverted by `invertAffineTransform`, then
 //! sampled through [`super::warp`]).
 
+use boneseg_contract::rng::Random;
 use serde::Deserialize;
 
 use super::warp::{Border, SourceMap, resample};

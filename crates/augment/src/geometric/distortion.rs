@@ -2,6 +2,7 @@
 //! `A.ElasticTransform` (smoothed random displacements) and `A.GridDistortion` (a grid of
 //! stretched and squeezed cells).
 
+use boneseg_contract::rng::Random;
 use serde::Deserialize;
 
 use super::warp::{Border, SourceMap, resample};

@@ -2,6 +2,7 @@
 //! rounding of OpenCV's SIMD 8-bit path; a few upscaled pixels still differ by one grey level)
 //! and `INTER_NEAREST` for the labels; and `A.RandomResizedCrop` on top.
 
+use boneseg_contract::rng::Random;
 use serde::Deserialize;
 
 use crate::limit::Limit;

@@ -5,6 +5,7 @@
 //! residual in steps, `f32` lookup tables, and bilinear blending of the four nearest tiles'
 //! tables in `f32`.
 
+use boneseg_contract::rng::Random;
 use serde::Deserialize;
 
 use crate::border::BorderMode;

@@ -4,6 +4,7 @@
 //! `medianBlur` with a replicated border. `A.Emboss`, `A.Sharpen`, `A.GaussianBlur` and
 //! `A.MedianBlur` build their kernels here exactly as albumentations does.
 
+use boneseg_contract::rng::Random;
 use serde::Deserialize;
 
 use crate::border::BorderMode;

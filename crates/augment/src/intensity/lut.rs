@@ -1,6 +1,7 @@
 //! Point operations on the grey levels, as 256-entry tables built the way albumentations
 //! (albucore) builds them for `uint8`: in `f32`, clipped, then truncated.
 
+use boneseg_contract::rng::Random;
 use serde::Deserialize;
 
 use crate::limit::Limit;

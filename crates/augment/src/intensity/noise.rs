@@ -4,6 +4,7 @@
 //! Random by nature: it is compared with albumentations statistically (mean and spread of the
 //! added noise), not pixel by pixel.
 
+use boneseg_contract::rng::Random;
 use serde::Deserialize;
 
 use crate::limit::Limit;

@@ -10,6 +10,7 @@
 //! Provenance: `augment_provenance.csv` at the root, one row per written image:
 //! `output,op,sources,params` (relative paths; sources joined by `;`).
 
+use boneseg_contract::rng::Random;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

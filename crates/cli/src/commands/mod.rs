@@ -48,7 +48,7 @@ pub enum Command {
     /// The model zoo: list the architectures and encoders, run one on a tensor, summarise one.
     #[command(subcommand)]
     Model(model::Command),
-    /// Measure speed and memory (compare with the PyTorch peers under tools/).
+    /// Measure speed and memory (compare with the PyTorch peers under tools/bench/).
     #[command(subcommand)]
     Bench(bench::Command),
     /// Train a model from a TOML config, or resume a run.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use boneseg_hub::Hub;
 use boneseg_models::device::Backend;
 use boneseg_models::encoders::Encoder;
-use boneseg_models::lite0::{self, KernelLayout};
+use boneseg_models::lite0;
 use boneseg_models::pretrained;
 use boneseg_models::registry::EncoderName;
 use boneseg_models::weights::{LoadReport, import_encoder, save_burnpack};
@@ -75,7 +75,7 @@ fn fetch(args: FetchArgs) -> anyhow::Result<ExitCode> {
 fn fetch_lite0(args: FetchLite0Args) -> anyhow::Result<ExitCode> {
     let checkpoint = lite0::checkpoint(&Hub::from_env())?;
     let device = Backend::Cpu.device().map_err(anyhow::Error::msg)?;
-    let (classifier, report) = lite0::load(&checkpoint, KernelLayout::PyTorch, &device)?;
+    let (classifier, report) = lite0::load(&checkpoint, &device)?;
     print_report(&report);
     anyhow::ensure!(report.is_complete(), "{}: did not load cleanly into Lite0", checkpoint.display());
     save_burnpack(&Encoder::EfficientNet(classifier.encoder), &args.out)?;

@@ -6,9 +6,9 @@ use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
 use super::unet::spatial;
-use crate::batch_norm::{Activation, apply_batch_norm, conv_batch_norm};
 use crate::blocks::{BN_EPS, ConvBn, ConvSpec, batch_norm, dropout, resize_bilinear, scaled_size};
-use crate::conv::Conv2d;
+use crate::layers::Conv2d;
+use crate::layers::{Activation, apply_batch_norm, conv_batch_norm};
 
 /// SMP's `decoder_channels`, `decoder_atrous_rates` and `decoder_aspp_dropout` defaults.
 pub const CHANNELS: usize = 256;

@@ -5,9 +5,9 @@ use burn::module::Module;
 use burn::nn::{BatchNorm, Dropout};
 use burn::tensor::{Device, Tensor};
 
-use crate::batch_norm::{Activation, conv_batch_norm};
 use crate::blocks::{BN_EPS, ConvSpec, batch_norm, dropout};
-use crate::conv::Conv2d;
+use crate::layers::Conv2d;
+use crate::layers::{Activation, conv_batch_norm};
 
 pub const HEAD_CHANNELS: usize = 512;
 

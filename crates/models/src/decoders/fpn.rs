@@ -6,7 +6,7 @@ use burn::nn::{GroupNorm, GroupNormConfig};
 use burn::tensor::{Device, Tensor, activation};
 
 use crate::blocks::{ConvSpec, channel_dropout, resize_bilinear, resize_nearest, scaled_size};
-use crate::conv::Conv2d;
+use crate::layers::Conv2d;
 
 pub const PYRAMID_CHANNELS: usize = 256;
 pub const SEGMENTATION_CHANNELS: usize = 128;

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::blocks::{ConvBn, conv3x3_bn_relu, resize_nearest};
-use crate::join::upsample_cat;
+use boneseg_kernels::upsample_cat;
 
 /// SMP's default `decoder_channels`.
 pub const DECODER_CHANNELS: [usize; 5] = [256, 128, 64, 32, 16];

@@ -16,8 +16,8 @@ use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::{Device, Distribution, Tensor, activation};
 
-use crate::batch_norm::{self, conv_batch_norm};
-use crate::conv::Conv2d;
+use crate::layers::Conv2d;
+use crate::layers::{self, conv_batch_norm};
 use crate::registry::EfficientNetVariant;
 
 /// lukemelas' BatchNorm: eps 1e-3, PyTorch momentum `1 - 0.99`.
@@ -239,20 +239,20 @@ impl MbConvBlock {
     pub fn forward(&self, inputs: Tensor<4>, drop: f64) -> Tensor<4> {
         let mut x = inputs.clone();
         if let (Some(conv), Some(bn0)) = (&self._expand_conv, &self._bn0) {
-            x = self.activation.apply(conv_batch_norm(conv, bn0, x, batch_norm::Activation::Identity));
+            x = self.activation.apply(conv_batch_norm(conv, bn0, x, layers::Activation::Identity));
         }
         x = self.activation.apply(conv_batch_norm(
             &self._depthwise_conv,
             &self._bn1,
             x,
-            batch_norm::Activation::Identity,
+            layers::Activation::Identity,
         ));
         if let (Some(reduce), Some(expand)) = (&self._se_reduce, &self._se_expand) {
             let squeezed = x.clone().mean_dim(3).mean_dim(2);
             let squeezed = expand.forward(self.activation.apply(reduce.forward(squeezed)));
             x = activation::sigmoid(squeezed) * x;
         }
-        x = conv_batch_norm(&self._project_conv, &self._bn2, x, batch_norm::Activation::Identity);
+        x = conv_batch_norm(&self._project_conv, &self._bn2, x, layers::Activation::Identity);
         if self.skip {
             if drop > 0.0 && x.device().is_autodiff() {
                 x = drop_connect(x, drop);
@@ -358,12 +358,7 @@ impl EfficientNet {
     }
 
     fn stem(&self, x: Tensor<4>) -> Tensor<4> {
-        self.activation.apply(conv_batch_norm(
-            &self._conv_stem,
-            &self._bn0,
-            x,
-            batch_norm::Activation::Identity,
-        ))
+        self.activation.apply(conv_batch_norm(&self._conv_stem, &self._bn0, x, layers::Activation::Identity))
     }
 
     fn drop_probability(&self, index: usize) -> f64 {
@@ -392,12 +387,7 @@ impl EfficientNet {
         for (index, block) in self._blocks.iter().enumerate() {
             x = block.forward(x, self.drop_probability(index));
         }
-        self.activation.apply(conv_batch_norm(
-            &self._conv_head,
-            &self._bn1,
-            x,
-            batch_norm::Activation::Identity,
-        ))
+        self.activation.apply(conv_batch_norm(&self._conv_head, &self._bn1, x, layers::Activation::Identity))
     }
 }
 

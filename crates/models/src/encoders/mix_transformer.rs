@@ -7,7 +7,7 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor, activation};
 
 use crate::blocks::ConvSpec;
-use crate::conv::Conv2d;
+use crate::layers::Conv2d;
 use crate::registry::MitVariant;
 
 /// Epsilon of SMP's `norm_layer` for MiT (`partial(LayerNorm, eps=1e-6)`); the patch

@@ -6,11 +6,11 @@ use burn::nn::BatchNorm;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor, activation};
 
-use crate::batch_norm::{Activation, conv_batch_norm};
 use crate::blocks::{BN_EPS, ConvBn, ConvSpec, batch_norm};
-use crate::conv::Conv2d;
-use crate::pool::max_pool2d;
+use crate::layers::Conv2d;
+use crate::layers::{Activation, conv_batch_norm};
 use crate::registry::ResNetDepth;
+use boneseg_kernels::max_pool2d;
 
 /// How the last stages give up their stride. SMP and torchvision dilate differently: SMP
 /// dilates every convolution of a stage, torchvision keeps the previous dilation in the

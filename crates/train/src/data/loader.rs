@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use boneseg_augment::geometric::resize::crop;
 use boneseg_augment::plane::Sample;
-use boneseg_augment::rng::Rng;
+use boneseg_augment::rng::{Random, Rng};
 use boneseg_augment::{Pipeline, sample_seed};
 use boneseg_contract::NUM_CLASSES;
 use boneseg_models::Normalization;

@@ -1,5 +1,5 @@
 //! `boneseg bench engine`: the plain U-Net's training step and forward on boneseg and on PyTorch
-//! (tools/bench_engine.py) in one session, with the ratios.
+//! (tools/bench/bench_engine.py) in one session, with the ratios.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -7,7 +7,6 @@ use std::process::{Command, ExitCode};
 use anyhow::Context;
 use boneseg_models::burn::optim::GradientsParams;
 use boneseg_models::burn::tensor::{Device, Distribution, Tensor};
-use boneseg_models::conv;
 use boneseg_models::device::Backend;
 use boneseg_train::loss::LossFn;
 use boneseg_train::optim::{Optim, OptimConfig, OptimKind};
@@ -30,7 +29,7 @@ pub struct EngineBenchArgs {
     /// The Python with PyTorch that runs the peer script; `none` times boneseg alone.
     #[arg(long, default_value = "/work/venv/torch/bin/python")]
     pub python: String,
-    #[arg(long, default_value = "tools/bench_engine.py")]
+    #[arg(long, default_value = "tools/bench/bench_engine.py")]
     pub script: PathBuf,
     /// Whose convolution, batch-norm and max-pool kernels boneseg runs: boneseg, burn, or both
     /// one after the other.
@@ -70,10 +69,10 @@ pub fn run(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
         rows.push((format!("PyTorch, threads: {threads}"), *times));
     }
     for &(name, burn) in kernels {
-        conv::use_burn_kernels(burn);
+        boneseg_kernels::use_burn_kernels(burn);
         rows.push((format!("boneseg on flex, {name}'s kernels"), boneseg(&args, &device)));
     }
-    conv::use_burn_kernels(false);
+    boneseg_kernels::use_burn_kernels(false);
     println!("| engine | train step | forward |\n|---|---|---|");
     for (name, times) in &rows {
         let ratio = |ms: f64, peer: f64| format!("{ms:.0} ms ({:.2}x)", ms / peer);
@@ -117,7 +116,7 @@ fn boneseg(args: &EngineBenchArgs, device: &Device) -> Times {
     Times { train, forward }
 }
 
-/// Runs tools/bench_engine.py and reads its JSON line: the times and PyTorch's thread count.
+/// Runs tools/bench/bench_engine.py and reads its JSON line: the times and PyTorch's thread count.
 fn pytorch(args: &EngineBenchArgs) -> anyhow::Result<(Times, u64)> {
     let output = Command::new(&args.python)
         .arg(&args.script)

@@ -1,6 +1,6 @@
-//! `boneseg bench`: speed against the PyTorch peers under tools/. `bench model` times one model
-//! of the zoo (forward and forward+backward, peak memory) to compare with `tools/bench_models.py`;
-//! `bench engine` runs the plain U-Net on boneseg and `tools/bench_engine.py` in one session.
+//! `boneseg bench`: speed against the PyTorch peers under tools/bench/. `bench model` times one model
+//! of the zoo (forward and forward+backward, peak memory) to compare with `tools/bench/bench_models.py`;
+//! `bench engine` runs the plain U-Net on boneseg and `tools/bench/bench_engine.py` in one session.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -20,7 +20,7 @@ pub enum Command {
     /// Time a model's forward (inference) and forward+backward (training, loss = mean logit).
     Model(ModelBenchArgs),
     /// Time the plain U-Net's training step and forward on boneseg and on PyTorch
-    /// (tools/bench_engine.py) in one session, with the ratios; `--profile` adds a per-op table.
+    /// (tools/bench/bench_engine.py) in one session, with the ratios; `--profile` adds a per-op table.
     Engine(engine::EngineBenchArgs),
 }
 
@@ -56,7 +56,7 @@ fn model(args: ModelBenchArgs) -> anyhow::Result<ExitCode> {
         ["forward", "train", "both"].contains(&args.mode.as_str()),
         "--mode is forward, train or both"
     );
-    boneseg_models::conv::use_burn_kernels(args.burn_kernels);
+    boneseg_kernels::use_burn_kernels(args.burn_kernels);
     let (_, device) = args.model.build()?;
     let shape = [args.batch, 3, args.size, args.size];
     let name = format!(

@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 
-use boneseg_models::batch_norm::{Activation, apply_batch_norm};
+use boneseg_kernels::conv::kernels::{self, Geometry};
+use boneseg_kernels::max_pool2d;
+use boneseg_kernels::upsample_cat;
 use boneseg_models::blocks::{resize_nearest, scaled_size};
 use boneseg_models::burn::backend::Flex;
 use boneseg_models::burn::backend::flex::FlexTensor;
@@ -18,9 +20,7 @@ use boneseg_models::burn::optim::GradientsParams;
 use boneseg_models::burn::tensor::module::max_pool2d as burn_max_pool2d;
 use boneseg_models::burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use boneseg_models::burn::tensor::{Device, Distribution, Tensor, TensorData, activation};
-use boneseg_models::conv::kernels::{self, Geometry};
-use boneseg_models::join::upsample_cat;
-use boneseg_models::pool::max_pool2d;
+use boneseg_models::layers::{Activation, apply_batch_norm};
 use boneseg_train::loss::LossFn;
 use boneseg_train::optim::{Optim, OptimConfig, OptimKind};
 

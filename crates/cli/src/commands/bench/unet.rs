@@ -1,14 +1,14 @@
-//! The plain U-Net of `boneseg bench engine`, layer for layer `PlainUNet` in tools/bench_engine.py.
+//! The plain U-Net of `boneseg bench engine`, layer for layer `PlainUNet` in tools/bench/bench_engine.py.
 
 use boneseg_models::blocks::{ConvBn, ConvSpec, conv3x3_bn_relu};
 // `#[derive(Module)]` names the crate `burn`.
+use boneseg_kernels::max_pool2d;
+use boneseg_kernels::upsample_cat;
 use boneseg_models::burn;
 use boneseg_models::burn::module::Module;
 use boneseg_models::burn::tensor::ops::MaxPoolOptions;
 use boneseg_models::burn::tensor::{Device, Tensor};
-use boneseg_models::conv::Conv2d;
-use boneseg_models::join::upsample_cat;
-use boneseg_models::pool::max_pool2d;
+use boneseg_models::layers::Conv2d;
 
 /// Channels of the five levels, full resolution first.
 pub const WIDTHS: [usize; 5] = [32, 64, 128, 256, 512];

@@ -16,7 +16,7 @@
 
 use rayon::prelude::*;
 
-use crate::batch_norm::kernels::Affine;
+use crate::affine::Affine;
 
 /// Floats in one task's column buffer (1 MiB).
 const COLUMN_BUDGET: usize = 1 << 18;

@@ -1,12 +1,11 @@
 //! The decoder's join (nearest 2x upsampling, then the skip concatenated) against burn's
 //! interpolate and cat on flex: the same output and the same gradients for both inputs.
 
-use boneseg_models::blocks::resize_nearest;
-use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
-use boneseg_models::join::upsample_cat;
+use boneseg_kernels::join::resize_nearest;
+use boneseg_kernels::upsample_cat;
+use burn::tensor::{Device, Tensor, TensorData};
 
-mod common;
-use common::{assert_close, tensor};
+use boneseg_kernels::testing::{assert_close, tensor};
 
 fn burn_join(x: Tensor<4>, skip: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = skip.dims();

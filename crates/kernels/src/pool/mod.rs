@@ -7,7 +7,7 @@ use burn::backend::Dispatch;
 use burn::tensor::Tensor;
 use burn::tensor::ops::MaxPoolOptions;
 
-use crate::conv::runs_our_kernels;
+use crate::dispatch::runs_our_kernels;
 use extension::FastMaxPool;
 
 /// `F.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)`, differentiable.

@@ -2,13 +2,12 @@
 //! 1e-4 of the largest magnitude, over stride, asymmetric padding, dilation, groups (depthwise
 //! included) and 1x1, 3x3, 7x7 and non-square kernels.
 
-use boneseg_models::burn::tensor::module::conv2d as burn_conv2d;
-use boneseg_models::burn::tensor::ops::ConvOptions;
-use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
-use boneseg_models::conv::conv2d;
+use boneseg_kernels::conv2d;
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
 
-mod common;
-use common::{assert_close, tensor};
+use boneseg_kernels::testing::{assert_close, tensor};
 
 /// One convolution: input `[n, c, h, w]`, output channels, kernel, stride, padding
 /// `[(top, bottom), (left, right)]`, dilation, groups, bias.

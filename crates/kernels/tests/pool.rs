@@ -1,13 +1,12 @@
 //! boneseg's max-pool against burn's on flex: the same outputs and input gradients, over kernel
 //! sizes, strides, padding, dilation and odd plane sizes.
 
-use boneseg_models::burn::tensor::module::max_pool2d as burn_max_pool2d;
-use boneseg_models::burn::tensor::ops::MaxPoolOptions;
-use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
-use boneseg_models::pool::max_pool2d;
+use boneseg_kernels::max_pool2d;
+use burn::tensor::module::max_pool2d as burn_max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Tensor, TensorData};
 
-mod common;
-use common::{assert_close, tensor};
+use boneseg_kernels::testing::{assert_close, tensor};
 
 fn cases() -> Vec<([usize; 4], MaxPoolOptions<2>)> {
     vec![

@@ -14,7 +14,7 @@ use burn::backend::{Backend, Flex, backend_extension};
 use burn::tensor::ops::ConvOptions;
 
 use super::kernels::{self, Geometry};
-use crate::batch_norm::kernels::Affine;
+use crate::affine::Affine;
 use crate::flex::{dims4, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]

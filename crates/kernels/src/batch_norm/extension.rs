@@ -11,7 +11,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Backend, Flex, backend_extension};
 
-use super::kernels::{self, Activation, Affine, Layout, Saved};
+use super::kernels::{self, Layout, Saved};
+use crate::affine::{Activation, Affine};
 use crate::flex::{dims4, tensor, values};
 
 #[backend_extension(Flex, Autodiff)]

@@ -1,5 +1,4 @@
-//! Reading and making flex tensors for the kernels of [`conv`](crate::conv) and
-//! [`batch_norm`](crate::batch_norm), which work on plain f32 slices.
+//! Reading and making flex tensors for the kernels, which work on plain f32 slices.
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorData;

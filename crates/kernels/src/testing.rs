@@ -1,6 +1,7 @@
-//! Helpers shared by the kernel parity tests.
+//! Helpers of the parity tests against burn's ops, here and in the models' layer tests
+//! (feature `testing`).
 
-use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// Deterministic pseudo-random values in [-1, 1).
 pub fn values(len: usize, seed: u64) -> Vec<f32> {

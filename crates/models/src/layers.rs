@@ -1,20 +1,50 @@
-//! Batch normalisation, alone or after a convolution, with PyTorch's semantics: batch statistics
-//! while training, running statistics otherwise.
+//! The layers every encoder and decoder is built of, with PyTorch's semantics: `nn.Conv2d` and
+//! `nn.BatchNorm2d` (batch statistics while training, running statistics otherwise, updated as
+//! PyTorch does), run by [`boneseg_kernels`] on flex and by burn's ops elsewhere.
 //!
-//! On flex (f32) the training batch norm and the ReLU after it run as one operation with its own
-//! backward ([`kernels`]), and at inference a convolution, its batch norm and its ReLU run as one
-//! convolution whose output rows are mapped while still in cache: the batch norm folded into the
-//! convolution. Elsewhere (GPU backends, half precision) burn's own operations run.
+//! At inference on flex a convolution, its batch norm and its ReLU run as one convolution whose
+//! output rows are mapped while still in cache: the batch norm folded into the convolution.
 
-mod extension;
-pub mod kernels;
+use burn::module::{Module, Param};
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::tensor::Tensor;
+use burn::tensor::ops::ConvOptions;
 
-use burn::nn::BatchNorm;
-use burn::tensor::{Tensor, activation};
+use boneseg_kernels::batch_norm::activate;
+pub use boneseg_kernels::{Activation, Affine};
+use boneseg_kernels::{batch_norm_train, conv2d, conv2d_mapped, runs_our_kernels};
 
-use crate::conv::{self, Conv2d};
-use extension::FastBatchNorm;
-pub use kernels::{Activation, Affine};
+/// `nn.Conv2d`: burn's `Conv2d` parameters (same names, so state dicts load unchanged) run by
+/// [`boneseg_kernels::conv2d`].
+#[derive(Module, Debug)]
+pub struct Conv2d {
+    /// `[channels_out, channels_in / groups, kernel_h, kernel_w]`
+    pub weight: Param<Tensor<4>>,
+    /// `[channels_out]`
+    pub bias: Option<Param<Tensor<1>>>,
+    #[module(skip)]
+    pub options: ConvOptions<2>,
+}
+
+impl Conv2d {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()), self.options.clone())
+    }
+}
+
+/// Takes the parameters burn initialised (PyTorch's Kaiming-uniform). Only explicit or no padding
+/// is accepted: `Same` depends on the input size, and no model here uses it.
+impl From<burn::nn::conv::Conv2d> for Conv2d {
+    fn from(conv: burn::nn::conv::Conv2d) -> Self {
+        let padding = match conv.padding {
+            PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+            PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+            PaddingConfig2d::Same => panic!("conv2d: `Same` padding is not supported; give explicit padding"),
+        };
+        let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+        Self { weight: conv.weight, bias: conv.bias, options }
+    }
+}
 
 /// `activation(bn(x))`.
 pub fn apply_batch_norm(bn: &BatchNorm, x: Tensor<4>, activation: Activation) -> Tensor<4> {
@@ -22,26 +52,14 @@ pub fn apply_batch_norm(bn: &BatchNorm, x: Tensor<4>, activation: Activation) ->
         return activate(bn.forward(x), activation);
     }
     let count = x.dims()[0] * x.dims()[2] * x.dims()[3];
-    let (out, mean, variance) = if conv::runs_our_kernels(&x) {
-        let (out, mean, variance) = burn::backend::Dispatch::fast_batch_norm_train(
-            x.into_dispatch(),
-            bn.gamma.val().into_dispatch(),
-            bn.beta.val().into_dispatch(),
-            bn.epsilon,
-            activation,
-        );
-        (Tensor::from_dispatch(out), Tensor::from_dispatch(mean), Tensor::from_dispatch(variance))
-    } else {
-        let result = burn::tensor::module::batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon);
-        (activate(result.output, activation), result.mean, result.variance)
-    };
+    let (out, mean, variance) = batch_norm_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon, activation);
     update_running_statistics(bn, mean, variance, count);
     out
 }
 
 /// `activation(bn(conv(x)))`: at inference on flex, one convolution with the batch norm folded in.
 pub fn conv_batch_norm(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>, activation: Activation) -> Tensor<4> {
-    if is_training(bn, &x) || x.device().is_autodiff() || !conv::runs_our_kernels(&x) {
+    if is_training(bn, &x) || x.device().is_autodiff() || !runs_our_kernels(&x) {
         return apply_batch_norm(bn, conv.forward(x), activation);
     }
     let read = |t: Tensor<1>| t.into_data().try_into_vec::<f32>().expect("batch norm parameters are f32");
@@ -57,7 +75,7 @@ pub fn conv_batch_norm(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>, activation: 
         Some(bias) => fold_bias(affine, &read(bias.val())),
         None => affine,
     };
-    conv::conv2d_mapped(x, conv.weight.val(), conv.options.clone(), affine)
+    conv2d_mapped(x, conv.weight.val(), conv.options.clone(), affine)
 }
 
 /// A bias before the map: `scale (y + bias) + shift = scale y + (shift + scale bias)`.
@@ -69,13 +87,6 @@ fn fold_bias(affine: Affine, bias: &[f32]) -> Affine {
 /// burn's rule: the batch statistics are used on an autodiff device unless the layer is frozen.
 fn is_training(bn: &BatchNorm, x: &Tensor<4>) -> bool {
     x.device().is_autodiff() && bn.training.is_enabled()
-}
-
-fn activate(x: Tensor<4>, activation: Activation) -> Tensor<4> {
-    match activation {
-        Activation::Identity => x,
-        Activation::Relu => activation::relu(x),
-    }
 }
 
 /// PyTorch's update: `running = (1 - momentum) running + momentum batch`, with the variance
