@@ -35,10 +35,8 @@ pub mod intensity;
 pub mod limit;
 pub mod offline;
 pub mod pipeline;
-pub mod plane;
-pub mod preview;
 pub mod rng;
 pub mod round;
 
+pub use boneseg_data::plane::{Plane, Sample};
 pub use pipeline::{ConfigError, Pipeline, Step, Transform, sample_seed};
-pub use plane::{Plane, Sample};

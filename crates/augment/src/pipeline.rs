@@ -41,8 +41,8 @@ use crate::intensity::filter::{Emboss, GaussianBlur, MedianBlur, Sharpen};
 use crate::intensity::jpeg::ImageCompression;
 use crate::intensity::lut::{BrightnessContrast, MultiplicativeNoise, RandomGamma, apply_lut, invert_lut};
 use crate::intensity::noise::GaussNoise;
-use crate::plane::{Sample, plane_to_gray, unpack};
 use crate::rng::Rng;
+use boneseg_data::plane::{Sample, plane_to_gray, unpack};
 
 /// A transform without parameters.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -303,7 +303,7 @@ fn check_steps(steps: &[Step], list: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plane::Plane;
+    use boneseg_data::plane::Plane;
 
     const EVERYTHING: &str = r#"
         [[augment]]

@@ -17,6 +17,8 @@ pub mod image_io;
 pub mod labels;
 pub mod layout;
 pub mod meta;
+pub mod plane;
+pub mod resize;
 pub mod score;
 pub mod split;
 

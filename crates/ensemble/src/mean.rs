@@ -4,7 +4,7 @@
 //! model that stored nothing for an image and class can be left out of the mean (`skip_empty`),
 //! so a model that missed a bone does not halve the others' votes. The arithmetic is the
 //! reference's, in f64 and in model order: `acc += w * (q / 255)`, then `acc / sum(w) > t`, so
-//! the masks are bit-identical to `tools/ensemble_reference.py`. Only pixels inside some model's
+//! the masks are bit-identical to `tools/reference/ensemble_reference.py`. Only pixels inside some model's
 //! support are visited (outside, the mean is 0 and never above a threshold).
 
 use crate::runs::{self, Runs};

@@ -1,4 +1,4 @@
-//! Our ensembles against `tools/ensemble_reference.py` (the team's hard vote and probability
+//! Our ensembles against `tools/reference/ensemble_reference.py` (the team's hard vote and probability
 //! mean in numpy): the submissions must be byte-identical. The inputs (stores written by
 //! pyarrow, CSVs) and expected outputs are fixtures; regenerate them with the command in
 //! tools/README.md.

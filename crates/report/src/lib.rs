@@ -11,6 +11,7 @@ pub mod hand;
 pub mod html;
 pub mod overlay;
 pub mod palette;
+pub mod preview;
 pub mod surface;
 
 pub use overlay::{OverlayOptions, overlay};

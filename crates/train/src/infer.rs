@@ -16,13 +16,13 @@ pub mod window;
 
 use std::path::{Path, PathBuf};
 
-use boneseg_augment::geometric::resize::resize_linear;
-use boneseg_augment::plane::{Plane, gray_to_plane};
 use boneseg_contract::NUM_CLASSES;
 use boneseg_contract::submission::SubmissionWriter;
 use boneseg_data::ImageEntry;
 use boneseg_data::image_io::read_gray;
 use boneseg_data::layout::{ReadOptions, check_unique_names, list_images};
+use boneseg_data::plane::{Plane, gray_to_plane};
+use boneseg_data::resize::resize_linear;
 use boneseg_ensemble::store::{ProbRow, ProbWriter, StoreError};
 use boneseg_ensemble::{ClassThresholds, PostProcess, SparseProbs};
 use boneseg_models::burn::store::{BurnpackStore, ModuleSnapshot};

@@ -171,7 +171,7 @@ fn cached_samples_hold_the_resized_image_and_both_mask_sizes() {
 }
 
 fn unpack_plane(plane: &boneseg_augment::Plane<u32>) -> ClassMasks {
-    boneseg_augment::plane::unpack(plane)
+    boneseg_data::plane::unpack(plane)
 }
 
 #[test]

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::warp::{Border, SourceMap, resample};
 use crate::border::BorderMode;
 use crate::limit::Limit;
-use crate::plane::Sample;
 use crate::rng::Rng;
+use boneseg_data::plane::Sample;
 
 /// A 2x3 affine matrix mapping (x, y, 1) to (x', y').
 pub type Matrix = [[f64; 3]; 2];
@@ -161,7 +161,7 @@ impl ShiftScaleRotate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plane::Plane;
+    use boneseg_data::plane::Plane;
 
     #[test]
     fn matrix_rotates_about_the_centre_and_inverts() {

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::warp::{Border, SourceMap, resample};
 use crate::border::BorderMode;
 use crate::limit::Limit;
-use crate::plane::Sample;
 use crate::rng::Rng;
+use boneseg_data::plane::Sample;
 
 /// Absolute source coordinates per output pixel, `f32` as OpenCV's `CV_32FC2` maps.
 pub struct RemapMap {

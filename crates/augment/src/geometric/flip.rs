@@ -1,6 +1,6 @@
 //! Horizontal and vertical flips: exact (no resampling), image and labels together.
 
-use crate::plane::{Plane, Sample};
+use boneseg_data::plane::{Plane, Sample};
 
 fn hflip_plane<T: Copy>(plane: &Plane<T>) -> Plane<T> {
     let mut data = plane.data.clone();

@@ -8,8 +8,8 @@
 //! differs from this by a grey level on some pixels.
 
 use crate::border::BorderMode;
-use crate::plane::{Plane, Sample};
 use crate::round::{floor, rint};
+use boneseg_data::plane::{Plane, Sample};
 
 /// How the outside of the source is read, and what the constant border holds.
 #[derive(Clone, Copy, Debug, PartialEq)]

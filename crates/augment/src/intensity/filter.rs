@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use crate::border::BorderMode;
 use crate::limit::Limit;
-use crate::plane::Plane;
 use crate::rng::Rng;
 use crate::round::rint;
+use boneseg_data::plane::Plane;
 
 #[inline]
 fn to_u8(v: f32) -> u8 {

@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use crate::limit::Limit;
-use crate::plane::Plane;
 use crate::rng::Rng;
+use boneseg_data::plane::Plane;
 
 /// The IJG standard luminance quantisation table (JPEG spec, Annex K.1), row-major.
 const LUMINANCE: [u16; 64] = [

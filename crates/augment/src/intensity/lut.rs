@@ -5,8 +5,8 @@ use boneseg_contract::rng::Random;
 use serde::Deserialize;
 
 use crate::limit::Limit;
-use crate::plane::Plane;
 use crate::rng::Rng;
+use boneseg_data::plane::Plane;
 
 pub type Lut = [u8; 256];
 

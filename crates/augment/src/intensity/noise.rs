@@ -8,8 +8,8 @@ use boneseg_contract::rng::Random;
 use serde::Deserialize;
 
 use crate::limit::Limit;
-use crate::plane::Plane;
 use crate::rng::Rng;
+use boneseg_data::plane::Plane;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

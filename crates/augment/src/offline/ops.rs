@@ -11,7 +11,7 @@ use crate::geometric::affine::{affine_matrix, center, warp_affine};
 use crate::geometric::flip::hflip;
 use crate::geometric::resize::resize;
 use crate::geometric::warp::Border;
-use crate::plane::{Plane, Sample, gray_to_plane, plane_to_gray};
+use boneseg_data::plane::{Plane, Sample, gray_to_plane, plane_to_gray};
 
 /// An image with its polygons.
 #[derive(Clone, Debug)]

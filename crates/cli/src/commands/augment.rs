@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use boneseg_augment::Pipeline;
-use boneseg_augment::preview::preview_grid;
 use boneseg_data::image_io::{read_gray, write_rgb_png};
+use boneseg_report::preview::preview_grid;
 
 use super::{FillArgs, image_masks};
 

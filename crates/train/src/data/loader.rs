@@ -17,10 +17,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use boneseg_augment::geometric::resize::crop;
-use boneseg_augment::plane::Sample;
 use boneseg_augment::rng::{Random, Rng};
 use boneseg_augment::{Pipeline, sample_seed};
 use boneseg_contract::NUM_CLASSES;
+use boneseg_data::plane::Sample;
 use boneseg_models::Normalization;
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
 

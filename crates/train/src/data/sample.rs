@@ -14,10 +14,10 @@
 //!   with `align_corners = false`. (The reference's `INTER_NEAREST` takes the top-left pixel of
 //!   each block, which shifts a 4x-reduced mask 1.5 original pixels up and left of its image.)
 
-use boneseg_augment::geometric::resize::resize_linear;
-use boneseg_augment::plane::{Plane, Sample, gray_to_plane, plane_to_gray};
 use boneseg_contract::{BitMask, ClassMasks, NUM_CLASSES};
 use boneseg_data::image_io::GrayImage;
+use boneseg_data::plane::{Plane, Sample, gray_to_plane, plane_to_gray};
+use boneseg_data::resize::resize_linear;
 
 /// An image and its labels, decoded and resized for training, with the full-size truth.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl CachedSample {
 
     /// The masks at training size.
     pub fn masks(&self) -> ClassMasks {
-        boneseg_augment::plane::unpack(&self.to_sample().labels)
+        boneseg_data::plane::unpack(&self.to_sample().labels)
     }
 
     /// Bytes held in memory (what the cache's budget counts).

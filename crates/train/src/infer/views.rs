@@ -2,7 +2,7 @@
 //! multiply), the model runs on it, the view is undone on its logits (flipped back, resized to
 //! the common grid) and the views are merged, on logits or on probabilities.
 
-use boneseg_augment::plane::Plane;
+use boneseg_data::plane::Plane;
 
 /// Which views to run and how to merge them.
 #[derive(Clone, Debug, PartialEq)]

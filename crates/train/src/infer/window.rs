@@ -3,8 +3,8 @@
 //! more than border ones, whose context is cut) and blended by weighted mean. Holds one image's
 //! `[29, height, width]` accumulator and one batch of windows.
 
-use boneseg_augment::plane::Plane;
 use boneseg_contract::NUM_CLASSES;
+use boneseg_data::plane::Plane;
 use boneseg_models::burn::tensor::{Device, Tensor};
 use boneseg_models::{Normalization, SegmentationModel};
 

@@ -1,11 +1,11 @@
 //! A grid of augmented samples of one image, each with its masks drawn over it: how a team
 //! judges a pipeline by eye before training with it.
 
+use boneseg_augment::Pipeline;
 use boneseg_contract::ClassMasks;
-use boneseg_report::{OverlayOptions, overlay};
 use image::{GrayImage, RgbImage};
 
-use crate::pipeline::Pipeline;
+use crate::overlay::{OverlayOptions, overlay};
 
 /// `n` samples (seeds `seed`, `seed + 1`, ...) in a grid of `ceil(sqrt(n))` columns, each tile
 /// at most `tile` pixels on its longest side, separated by 4-pixel white gutters.
