@@ -3,7 +3,7 @@ horizontal flip, shift-scale-rotate, elastic, CLAHE, brightness-contrast, every 
 a 1024² grey radiograph with its 29 masks (an HxWx29 uint8 mask), one thread.
 
     target/release/boneseg synth --out /tmp/bench1024 --people 1 --test-people 0 --size 1024
-    /work/venv/alb/bin/python tools/bench_augment.py --data /tmp/bench1024
+    /work/venv/alb/bin/python tools/bench/bench_augment.py --data /tmp/bench1024
 
 Runs the pipeline 3 times to warm up, then `--repeats` times with fresh random parameters, and
 prints the median seconds per image and images per second. OpenCV is held to one thread

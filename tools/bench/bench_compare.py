@@ -1,8 +1,8 @@
 """Runs boneseg's criterion benches and the Python reference peer on the same inputs, and prints
 one markdown table: operation | boneseg | numpy/OpenCV | ratio (peer time / boneseg time).
 
-    python tools/bench_compare.py              # cargo bench (several minutes), then the peer
-    python tools/bench_compare.py --no-bench   # reuse target/criterion from an earlier run
+    python tools/bench/bench_compare.py              # cargo bench (several minutes), then the peer
+    python tools/bench/bench_compare.py --no-bench   # reuse target/criterion from an earlier run
 
 Run it with a Python that has numpy, opencv-python-headless and pandas (see BENCHMARKS.md). The
 benches export their inputs to target/bench-inputs (BONESEG_BENCH_EXPORT), which the peer reads,
@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))  # tools/bench/ -> the repository root
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
 # (bench id, what is measured: boneseg vs the reference)
@@ -72,7 +73,7 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         peer_json = os.path.join(tmp, "peer.json")
-        command = [sys.executable, os.path.join(ROOT, "tools", "bench_peer.py"), "--json", peer_json,
+        command = [sys.executable, os.path.join(HERE, "bench_peer.py"), "--json", peer_json,
                    "--budget", args.budget]
         if os.path.isdir(args.inputs):
             command += ["--inputs", args.inputs]

@@ -1,6 +1,6 @@
 """PyTorch's side of `boneseg bench engine`: the plain U-Net training step and forward.
 
-    /work/venv/torch/bin/python tools/bench_engine.py --size 256 --batch 2 --iters 3
+    /work/venv/torch/bin/python tools/bench/bench_engine.py --size 256 --batch 2 --iters 3
 
 The network is the one `boneseg bench engine` builds: a 4-level U-Net with 32, 64, 128, 256
 and 512 channels (two 3x3 conv + BatchNorm + ReLU per level, 2x2 max-pool down, nearest 2x

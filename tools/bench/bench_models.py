@@ -1,19 +1,23 @@
 """PyTorch's side of `boneseg bench model`: the same model, size, batch and thread count.
 
-    /work/venv/torch/bin/python tools/bench_models.py --arch unet --encoder resnet34 --size 256 --batch 2
+    /work/venv/torch/bin/python tools/bench/bench_models.py --arch unet --encoder resnet34 --size 256 --batch 2
 
 Forward runs in eval mode under no_grad; forward+backward in train mode with loss = mean
 logit, as boneseg does. Prints the same lines as boneseg so the comparison script can read both.
 """
 
 import argparse
+import pathlib
 import resource
 import statistics
+import sys
 import time
 
 import torch
 
-import smp_reference as ref
+# The reference models are in the sibling folder tools/reference/.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "reference"))
+import smp_reference as ref  # noqa: E402
 
 
 def median_ms(iters, step):

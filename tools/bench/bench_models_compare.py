@@ -1,7 +1,7 @@
-"""Runs `boneseg bench model` and `tools/bench_models.py` one after another, one process per
+"""Runs `boneseg bench model` and `tools/bench/bench_models.py` one after another, one process per
 configuration (so peak memory is per configuration), and prints a Markdown table.
 
-    /work/venv/torch/bin/python tools/bench_models_compare.py target/release/boneseg
+    /work/venv/torch/bin/python tools/bench/bench_models_compare.py target/release/boneseg
 """
 
 import pathlib

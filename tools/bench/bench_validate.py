@@ -8,7 +8,7 @@ The model (SMP U-Net on ResNet-18 by default) has random weights: the cost of ea
 steps does not depend on the values. Polygons are filled with Pillow.
 
     boneseg split --data PHANTOM --out SPLIT
-    PYTHONPATH=tools /work/venv/torch/bin/python tools/bench_validate.py --data PHANTOM --split SPLIT --batch 4
+    /work/venv/torch/bin/python tools/bench/bench_validate.py --data PHANTOM --split SPLIT --batch 4
 
 Prints images/s after the first batch (with and without the time spent reading images and
 filling polygons, which boneseg does once into its cache) and the process's peak resident memory.
@@ -18,7 +18,9 @@ import argparse
 import csv
 import json
 import os
+import pathlib
 import resource
+import sys
 import time
 
 import numpy as np
@@ -26,8 +28,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-import smp_reference as ref
-from converge_reference import CLASSES
+# The reference models are in the sibling folder tools/reference/.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "reference"))
+import smp_reference as ref  # noqa: E402
+from converge_reference import CLASSES  # noqa: E402
 
 
 def load(data, name):

@@ -3,8 +3,8 @@ with pandas, decode every RLE of every model to a dense 2048² uint8 mask, vote 
 re-encode. Also makes the benchmark's inputs.
 
 Usage:
-  python tools/ensemble_pandas.py make TRUTH.csv OUT_DIR MODELS SIZE  # MODELS shifted copies of a submission
-  python tools/ensemble_pandas.py vote OUT.csv SIZE A.csv B.csv ...  # majority vote, the team's way
+  python tools/bench/ensemble_pandas.py make TRUTH.csv OUT_DIR MODELS SIZE  # MODELS shifted copies of a submission
+  python tools/bench/ensemble_pandas.py vote OUT.csv SIZE A.csv B.csv ...  # majority vote, the team's way
 Run under /usr/bin/time -v for the peak memory.
 """
 

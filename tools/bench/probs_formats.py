@@ -6,8 +6,8 @@ one row per image and class with `image_name`, `class`, `rle` (the competition R
 support) and `probs` (the support's probabilities, `"%.2f"`, space-separated).
 
 Usage:
-  python tools/probs_formats.py convert STORE_DIR OUT_DIR   # OUT_DIR/team.parquet (gzip), team.csv
-  python tools/probs_formats.py read team.parquet|team.csv|STORE_DIR
+  python tools/bench/probs_formats.py convert STORE_DIR OUT_DIR   # OUT_DIR/team.parquet (gzip), team.csv
+  python tools/bench/probs_formats.py read team.parquet|team.csv|STORE_DIR
     (decodes every row to its dense float32 probability plane, as an ensemble would, and prints
     the seconds it took)
 """

@@ -9,7 +9,7 @@ original size, threshold 0.5, dice per image and class with eps 1e-4, mean over 
 classes). Polygons are filled with Pillow, not OpenCV: close enough for a convergence curve.
 
     boneseg split --data /work/phantom40 --out /work/split40
-    PYTHONPATH=tools /work/venv/torch/bin/python tools/converge_reference.py \
+    /work/venv/torch/bin/python tools/reference/converge_reference.py \
         --data /work/phantom40 --split /work/split40 --fold 0 --steps 1200 --val-every 100
 
 Prints one line per validation: step, minutes, mean dice.

@@ -1,7 +1,7 @@
 """Cross-checks boneseg against the competition's Python reference on data the fixtures never saw:
 a fresh phantom dataset (or any dataset in the competition layout).
 
-    python tools/crosscheck.py --boneseg target/release/boneseg [--data DIR] [--seed 7]
+    python tools/reference/crosscheck.py --boneseg target/release/boneseg [--data DIR] [--seed 7]
 
 1. Ground truth: every label file is filled with cv2.fillPoly and run-length encoded with the numpy
    reference; boneseg's `submission from-labels` must produce the same CSV, byte for byte, as

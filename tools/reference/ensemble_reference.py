@@ -14,7 +14,7 @@ It also generates the inputs: three "models" of two small images, as probability
 boneseg's Parquet layout (written here with pyarrow, so the test also checks that boneseg reads
 a store written by another library) and as submission CSVs thresholded at 0.5.
 
-Usage: /work/venv/py/bin/python tools/ensemble_reference.py crates/ensemble/tests/fixtures
+Usage: /work/venv/py/bin/python tools/reference/ensemble_reference.py crates/ensemble/tests/fixtures
 """
 
 import os

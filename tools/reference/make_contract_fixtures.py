@@ -1,9 +1,9 @@
 """Writes the contract fixtures that boneseg's tests compare against, made by the reference
 implementations (OpenCV's fillPoly, the numpy RLE, the baseline's dice).
 
-    python tools/make_contract_fixtures.py                  # RLE, dice and fillPoly fixtures
-    python tools/make_contract_fixtures.py --fill-poly-only # fillPoly only, for another OpenCV
-    python tools/make_contract_fixtures.py --verify         # recompute with the installed
+    python tools/reference/make_contract_fixtures.py                  # RLE, dice and fillPoly fixtures
+    python tools/reference/make_contract_fixtures.py --fill-poly-only # fillPoly only, for another OpenCV
+    python tools/reference/make_contract_fixtures.py --verify         # recompute with the installed
                                                             # OpenCV/numpy, report differences
 
 fillPoly's pixels changed between OpenCV releases (4.8 shifted edges by half a pixel, 4.11 went
@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from contract_reference import dice, encode_mask_to_rle, fill_poly, mask_to_hex  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_OUT = os.path.join(HERE, "..", "crates", "contract", "tests", "fixtures")
+DEFAULT_OUT = os.path.join(HERE, "..", "..", "crates", "contract", "tests", "fixtures")
 
 
 def smooth_outline(rng, cx, cy, rx, ry, n, wobble, angle):
@@ -212,7 +212,7 @@ def opencv_minor():
 
 def build(seed, fill_poly_only):
     """The fixture files, by file name."""
-    header = {"generator": "tools/make_contract_fixtures.py", "seed": seed,
+    header = {"generator": "tools/reference/make_contract_fixtures.py", "seed": seed,
               "opencv": cv2.__version__, "numpy": np.__version__}
     files = {f"fill_poly_opencv-{opencv_minor()}.json": {**header, "cases": fill_poly_cases(seed)}}
     if not fill_poly_only:

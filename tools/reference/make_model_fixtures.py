@@ -1,6 +1,6 @@
 """Writes the model-zoo parity fixtures: logits of SMP/torchvision models with synthetic weights.
 
-    /work/venv/torch/bin/python tools/make_model_fixtures.py crates/models/tests/fixtures
+    /work/venv/torch/bin/python tools/reference/make_model_fixtures.py crates/models/tests/fixtures
 
 Each case is one safetensors file holding `logits_eval` (BatchNorm running statistics) and
 `logits_train` (batch statistics); `cases.json` lists them. Weights and input are regenerated

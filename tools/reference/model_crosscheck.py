@@ -2,7 +2,7 @@
 seen: PyTorch's own random initialisation under a seed, saved as .safetensors and as a
 wrapped .pth (`{"state_dict": ...}`), on a random input.
 
-    /work/venv/torch/bin/python tools/model_crosscheck.py target/release/boneseg [seed ...]
+    /work/venv/torch/bin/python tools/reference/model_crosscheck.py target/release/boneseg [seed ...]
 """
 
 import pathlib

@@ -9,7 +9,7 @@ holds the sha256 of every encoder tensor SMP ended with (float32, little endian)
 `get_preprocessing_params`; `crates/models/tests/pretrained.rs` serves the same tensors from its
 own hub and must load the same bytes.
 
-    /work/venv-smp/bin/python tools/pretrained_reference.py crates/models/tests/fixtures/pretrained
+    /work/venv-smp/bin/python tools/reference/pretrained_reference.py crates/models/tests/fixtures/pretrained
 """
 
 import hashlib

@@ -5,7 +5,7 @@ segmentation-models-pytorch and the `adamp` package, so the Rust tests compare a
 libraries a Python pipeline would use without needing Python themselves.
 
     /work/venv/torch/bin/pip install adamp
-    /work/venv/torch/bin/python tools/train_reference.py
+    /work/venv/torch/bin/python tools/reference/train_reference.py
 
 Inputs are drawn from a fixed seed and rounded to float32 (the Rust side reads them as f32);
 references are computed in float64 from those rounded values, so the tests see only their
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 import segmentation_models_pytorch as smp
 from adamp import AdamP
 
-OUT = Path(__file__).resolve().parent.parent / "crates" / "train" / "tests" / "fixtures"
+OUT = Path(__file__).resolve().parents[2] / "crates" / "train" / "tests" / "fixtures"
 
 
 def short(x):
