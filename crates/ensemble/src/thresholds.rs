@@ -14,9 +14,6 @@ use boneseg_contract::metric::dice_from_counts;
 use boneseg_contract::{CLASSES, NUM_CLASSES, class_index};
 use serde::{Deserialize, Serialize};
 
-/// The file name inside a run directory.
-pub const FILE_NAME: &str = "thresholds.toml";
-
 /// One threshold per class, in class order: a pixel belongs to the class when `p > t`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClassThresholds(pub [f64; NUM_CLASSES]);
@@ -66,12 +63,6 @@ impl ClassThresholds {
     pub fn load(path: &Path) -> Result<ClassThresholds, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         ClassThresholds::parse(&text, &path.display().to_string())
-    }
-
-    /// The run's tuned thresholds when it has them.
-    pub fn of_run(run: &Path) -> Result<Option<ClassThresholds>, String> {
-        let path = run.join(FILE_NAME);
-        if path.exists() { ClassThresholds::load(&path).map(Some) } else { Ok(None) }
     }
 
     /// The TOML text, every class listed.

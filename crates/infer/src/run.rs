@@ -8,6 +8,7 @@
 //! RUN/validation/epochNNN.csv   the per-class dice table of each validation
 //! RUN/checkpoints/last/    model, optimiser, schedule and position of the latest step
 //! RUN/checkpoints/best/    the same at the best validation mean dice
+//! RUN/thresholds.toml      per-class thresholds tuned on validation (`boneseg thresholds tune`)
 //! ```
 
 use std::fs::{File, OpenOptions};
@@ -15,6 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use boneseg_contract::atomic::write_atomic;
+use boneseg_ensemble::ClassThresholds;
 use serde::{Deserialize, Serialize};
 
 /// Facts about a run that the config does not hold.
@@ -89,6 +91,17 @@ impl RunDir {
 
     pub fn checkpoint(&self, name: &str) -> PathBuf {
         self.root.join("checkpoints").join(name)
+    }
+
+    /// Where `boneseg thresholds tune` writes the run's per-class thresholds.
+    pub fn thresholds_path(&self) -> PathBuf {
+        self.root.join("thresholds.toml")
+    }
+
+    /// The run's tuned thresholds when it has them.
+    pub fn tuned_thresholds(&self) -> Result<Option<ClassThresholds>, String> {
+        let path = self.thresholds_path();
+        if path.exists() { ClassThresholds::load(&path).map(Some) } else { Ok(None) }
     }
 
     /// Appends one line to `steps.csv` or `epochs.csv`.

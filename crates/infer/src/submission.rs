@@ -1,18 +1,7 @@
-//! `boneseg infer` (and `boneseg predict`, its plain form): trained runs to a submission.
-//!
-//! Per image, for each run and each test-time view: the model's logits, either of the whole
-//! image resized to the training size (the baseline) or of a Gaussian-blended sliding window
-//! over the full-resolution image ([`window`]); the view is undone and the views and runs are
-//! merged on one grid ([`views`]). The merged logits are then upsampled bilinearly
-//! (`align_corners = false`) to the image's size and thresholded per class, post-processed, and
-//! RLE-encoded; the probabilities at or above a floor can go to a probability store too.
-//!
-//! One image at a time, read, inferred, encoded and written: memory does not grow with the
-//! number of images. The largest buffer is the sliding window's `[29, height, width]`
-//! accumulator of the current image (whole-image mode holds only `[29, size, size]`).
-
-pub mod views;
-pub mod window;
+//! Trained runs to a submission (and a probability store): one image at a time, read, inferred,
+//! encoded and written, so memory does not grow with the number of images. The largest buffer
+//! is the sliding window's `[29, height, width]` accumulator of the current image (whole-image
+//! mode holds only `[29, size, size]`).
 
 use std::path::{Path, PathBuf};
 
@@ -23,32 +12,17 @@ use boneseg_data::image_io::read_gray;
 use boneseg_data::layout::{ReadOptions, check_unique_names, list_images};
 use boneseg_data::plane::{Plane, gray_to_plane};
 use boneseg_data::resize::resize_linear;
-use boneseg_ensemble::store::{ProbRow, ProbWriter, StoreError};
+use boneseg_ensemble::store::{ProbRow, ProbWriter};
 use boneseg_ensemble::{ClassThresholds, PostProcess, SparseProbs};
-use boneseg_models::burn::store::{BurnpackStore, ModuleSnapshot};
 use boneseg_models::burn::tensor::Device;
-use boneseg_models::device::Backend;
-use boneseg_models::{ModelSpec, Normalization, SegmentationModel};
+use boneseg_models::{Normalization, SegmentationModel};
 use rayon::prelude::*;
 
-use crate::config::TrainConfig;
-use crate::data::DataSplit;
-use crate::run::{RunDir, recover_checkpoint};
-use crate::validate::{logits_to_masks, resize_bilinear, upsample_probs};
-pub use views::{Merge, Tta, View};
-pub use window::Window;
-
-#[derive(Debug, thiserror::Error)]
-pub enum InferError {
-    #[error("{0}")]
-    Setup(String),
-    #[error(transparent)]
-    Data(#[from] boneseg_data::DataError),
-    #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+use crate::load::{InferError, LoadedRun, RunConfig, load_run};
+use crate::run::RunDir;
+use crate::upsample::{logits_to_masks, resize_bilinear, upsample_probs};
+use crate::views::{self, Tta, View};
+use crate::window::{self, Window};
 
 /// Where the logits of a view come from.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,35 +79,6 @@ pub struct InferSummary {
     pub views: usize,
 }
 
-/// A run's model, ready for inference, with the config it was trained with.
-pub fn load_run(
-    run: &Path,
-    checkpoint: &str,
-    device: Option<&str>,
-) -> Result<(SegmentationModel, TrainConfig, Device), InferError> {
-    let setup = InferError::Setup;
-    let dir = RunDir::open(run).map_err(|e| setup(e.to_string()))?;
-    let config = TrainConfig::load(&dir.config_path(), &[]).map_err(|e| setup(e.to_string()))?;
-    let backend: Backend = device.unwrap_or(&config.train.device).parse().map_err(setup)?;
-    let device = backend.device().map_err(setup)?;
-    let spec = ModelSpec::new(
-        config.model.arch.parse().map_err(setup)?,
-        config.model.encoder.parse().map_err(setup)?,
-        config.model.classes,
-    )
-    .map_err(setup)?;
-    let checkpoint_dir =
-        recover_checkpoint(&dir.checkpoint(checkpoint))
-            .map_err(|e| setup(e.to_string()))?
-            .ok_or_else(|| setup(format!("{} has no `{checkpoint}` checkpoint yet", run.display())))?;
-    let mut model = SegmentationModel::new(spec, &device);
-    let weights = checkpoint_dir.join("model.bpk");
-    model
-        .load_from(&mut BurnpackStore::from_file(&weights))
-        .map_err(|e| setup(format!("{}: {e}", weights.display())))?;
-    Ok((model, config, device))
-}
-
 /// One loaded run.
 struct Model {
     model: SegmentationModel,
@@ -155,7 +100,7 @@ impl Model {
 /// The thresholds to use, and where they came from.
 fn thresholds(
     runs: &[PathBuf],
-    first: &TrainConfig,
+    first: &RunConfig,
     options: &InferOptions,
 ) -> Result<(ClassThresholds, String), InferError> {
     if let Some(t) = options.threshold {
@@ -165,13 +110,14 @@ fn thresholds(
         return Ok((tuned.clone(), source.clone()));
     }
     let own = match runs {
-        [run] => ClassThresholds::of_run(run).map_err(InferError::Setup)?,
+        [run] => {
+            let dir = RunDir::open(run).map_err(|source| InferError::Run { path: run.clone(), source })?;
+            dir.tuned_thresholds().map_err(InferError::Setup)?.map(|t| (t, dir.thresholds_path()))
+        }
         _ => None,
     };
     match own {
-        Some(tuned) => {
-            Ok((tuned, format!("{}", runs[0].join(boneseg_ensemble::thresholds::FILE_NAME).display())))
-        }
+        Some((tuned, path)) => Ok((tuned, path.display().to_string())),
         None => Ok((
             ClassThresholds::uniform(first.train.threshold),
             format!("train.threshold {} of {}", first.train.threshold, runs[0].display()),
@@ -191,19 +137,6 @@ pub fn infer(
     infer_entries(runs, &listing.entries, out, options, progress)
 }
 
-/// The images of `run`'s validation fold, full size, from its resolved config: predicted by
-/// `infer --validation-of` so that `ensemble tune` searches on what inference really produces.
-pub fn validation_images(run: &Path) -> Result<(Vec<ImageEntry>, PathBuf), InferError> {
-    let setup = |e: String| InferError::Setup(format!("--validation-of {}: {e}", run.display()));
-    let dir = RunDir::open(run).map_err(|e| setup(e.to_string()))?;
-    let config = TrainConfig::load(&dir.config_path(), &[]).map_err(|e| setup(e.to_string()))?;
-    let entries = DataSplit::validation_entries(&config).map_err(|e| setup(e.to_string()))?;
-    if entries.is_empty() {
-        return Err(setup(format!("fold {} has no validation images", config.data.fold)));
-    }
-    Ok((entries, boneseg_data::Dataset::train_images(&config.data.root)))
-}
-
 /// Writes the submission (and the store) for `entries`, in their order.
 pub fn infer_entries(
     runs: &[PathBuf],
@@ -216,7 +149,8 @@ pub fn infer_entries(
     let mut models = Vec::new();
     let mut first_config = None;
     for run in runs {
-        let (model, config, device) = load_run(run, &options.checkpoint, options.device.as_deref())?;
+        let LoadedRun { model, config, device } =
+            load_run(run, &options.checkpoint, options.device.as_deref())?;
         let window = config.data.crop.unwrap_or(config.data.size);
         models.push(Model {
             model,

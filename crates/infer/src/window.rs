@@ -6,10 +6,10 @@
 use boneseg_contract::NUM_CLASSES;
 use boneseg_data::plane::Plane;
 use boneseg_models::burn::tensor::{Device, Tensor};
+use boneseg_models::normalization::images_tensor;
 use boneseg_models::{Normalization, SegmentationModel};
 
-use crate::data::images_tensor;
-use crate::validate::resize_bilinear;
+use crate::upsample::resize_bilinear;
 
 /// Window geometry.
 #[derive(Clone, Debug, PartialEq)]

@@ -7,6 +7,7 @@
 #![allow(clippy::large_enum_variant)]
 
 pub mod blocks;
+pub mod config;
 pub mod decoders;
 pub mod device;
 pub mod encoders;
@@ -21,6 +22,7 @@ pub mod weights;
 
 /// The burn version the models are built with, for callers that handle their tensors.
 pub use burn;
+pub use config::ModelConfig;
 pub use model::SegmentationModel;
 pub use normalization::Normalization;
 pub use registry::{Architecture, EncoderName, ModelSpec};

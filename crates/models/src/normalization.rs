@@ -5,6 +5,7 @@
 //! and a run records it (`model.input` in its config) so that validation, `predict` and `infer`
 //! feed the model exactly what training did.
 
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// Per-channel mean and standard deviation, in units of the [0, 1] input.
@@ -76,6 +77,27 @@ impl Normalization {
         let normalization = Normalization { mean, std };
         normalization.check()?;
         Ok(normalization)
+    }
+}
+
+/// Grey images of `size x size` pixels as the model's `[n, 3, size, size]` input (grey / 255 in
+/// three channels, then `input`'s per-channel normalisation), for validation and prediction.
+pub fn images_tensor(images: &[&[u8]], size: usize, input: &Normalization, device: &Device) -> Tensor<4> {
+    let plane = size * size;
+    let table = input.table();
+    let mut values = vec![0f32; images.len() * 3 * plane];
+    for (image, out) in images.iter().zip(values.chunks_exact_mut(3 * plane)) {
+        fill_input(image, &table, out);
+    }
+    Tensor::from_data(TensorData::new(values, [images.len(), 3, size, size]), device)
+}
+
+/// One grey image as three planes through the per-channel tables of [`Normalization::table`].
+pub fn fill_input(grey: &[u8], table: &[[f32; 256]; 3], out: &mut [f32]) {
+    for (channel, plane) in out.chunks_exact_mut(grey.len()).enumerate() {
+        for (value, &g) in plane.iter_mut().zip(grey) {
+            *value = table[channel][usize::from(g)];
+        }
     }
 }
 

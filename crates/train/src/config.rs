@@ -8,8 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use boneseg_contract::FillRule;
-use boneseg_models::Normalization;
-use boneseg_models::pretrained;
+pub use boneseg_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::loss::LossTerm;
@@ -24,44 +23,6 @@ pub enum ConfigError {
     Invalid { path: String, message: String },
     #[error("--set {assignment}: {message}")]
     Override { assignment: String, message: String },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// unet, unetplusplus, fpn, deeplabv3, deeplabv3plus, segformer or fcn.
-    pub arch: String,
-    pub encoder: String,
-    #[serde(default = "default_classes")]
-    pub classes: usize,
-    /// Start the encoder from public pretrained weights, as SMP's `encoder_weights`:
-    /// "imagenet" (every encoder), "advprop" (EfficientNets), "ssl"/"swsl" (ResNet-18/50).
-    /// Downloaded once into the cache (`BONESEG_CACHE`); see `boneseg model list`.
-    #[serde(default)]
-    pub encoder_weights: Option<String>,
-    /// Weights to start from (after `encoder_weights`): a `.bpk` from `boneseg weights import`
-    /// or a checkpoint's `model.bpk`, a whole model's PyTorch state dict (.pth/.safetensors, SMP
-    /// keys), or an encoder's alone (timm/torchvision/SMP-hub keys), put under the encoder.
-    #[serde(default)]
-    pub weights: Option<PathBuf>,
-    /// Start from weights that fill only part of the model (else that is an error).
-    #[serde(default)]
-    pub allow_partial: bool,
-    /// The input normalisation, `(grey / 255 - mean) / std` per channel. Left out, it is the
-    /// pretrained weights' (written here in the run's config) or, from scratch, none.
-    #[serde(default)]
-    pub input: Option<Normalization>,
-}
-
-impl ModelConfig {
-    /// What the model is fed: `model.input`, else `grey / 255` as it is.
-    pub fn normalization(&self) -> Normalization {
-        self.input.unwrap_or_default()
-    }
-}
-
-fn default_classes() -> usize {
-    boneseg_contract::NUM_CLASSES
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,13 +192,7 @@ impl TrainConfig {
             return Err("loss needs at least one term, e.g. loss = [{ kind = \"bce\", weight = 1.0 }]".into());
         }
         self.data.fill_rule.parse::<FillRule>().map_err(|e| format!("data.fill_rule: {e}"))?;
-        if let Some(tag) = &self.model.encoder_weights {
-            let encoder = self.model.encoder.parse().map_err(|e| format!("model.encoder: {e}"))?;
-            pretrained::lookup(encoder, tag).map_err(|e| format!("model.encoder_weights: {e}"))?;
-        }
-        if let Some(input) = &self.model.input {
-            input.check().map_err(|e| format!("model.input: {e}"))?;
-        }
+        self.model.check()?;
         if !(0.0..1.0).contains(&self.train.threshold) || self.train.threshold == 0.0 {
             return Err(format!("train.threshold {} must lie in (0, 1)", self.train.threshold));
         }

@@ -18,7 +18,7 @@ use boneseg_augment::{Pipeline, Step, Transform};
 use boneseg_data::{Dataset, ReadOptions};
 
 pub use cache::{CacheOptions, CacheStats, SampleCache, default_memory_budget};
-pub use loader::{Batch, Loader, LoaderOptions, batch_count, epoch_order, images_tensor};
+pub use loader::{Batch, Loader, LoaderOptions, batch_count, epoch_order};
 pub use sample::{CachedSample, Truth, resize_image};
 pub use select::{FoldSource, Selection, SelectionOptions};
 

@@ -1,4 +1,4 @@
-//! The training engine behind `boneseg train`, and inference behind `boneseg infer`/`predict`.
+//! The training engine behind `boneseg train` (inference is `boneseg-infer`'s).
 //!
 //! Losses, optimisers and schedules are PyTorch's (and SMP's) semantics written for burn;
 //! data comes decoded and resized once into a cache; validation scores exactly as the
@@ -6,11 +6,9 @@
 
 pub mod config;
 pub mod data;
-pub mod infer;
 pub mod loss;
 pub mod optim;
 pub mod precision;
-pub mod run;
 pub mod schedule;
 pub mod trainer;
 pub mod tune;

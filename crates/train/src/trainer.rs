@@ -22,9 +22,9 @@ use crate::data::{DataSplit, Loader, batch_count};
 use crate::loss::Loss;
 use crate::optim::Optim;
 use crate::precision::{LossScale, MixedPrecision, Precision};
-use crate::run::{RunDir, RunInfo, recover_checkpoint, swap_checkpoint};
 use crate::schedule::Schedule;
 use crate::validate::{ValidateOptions, validate};
+use boneseg_infer::run::{RunDir, RunInfo, recover_checkpoint, swap_checkpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

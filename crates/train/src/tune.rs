@@ -12,12 +12,15 @@ use std::path::Path;
 use boneseg_contract::NUM_CLASSES;
 use boneseg_contract::atomic::write_atomic;
 use boneseg_ensemble::ClassThresholds;
-use boneseg_ensemble::thresholds::{FILE_NAME, ThresholdSearch};
+use boneseg_ensemble::thresholds::ThresholdSearch;
+use boneseg_infer::run::RunDir;
+use boneseg_infer::upsample::upsample_threshold;
+use boneseg_infer::{InferError, LoadedRun, load_run};
+use boneseg_models::normalization::images_tensor;
 use rayon::prelude::*;
 
-use crate::data::{DataSplit, images_tensor};
-use crate::infer::{InferError, load_run};
-use crate::validate::upsample_threshold;
+use crate::data::DataSplit;
+use crate::validate::{RunValidationError, run_config};
 
 /// The search's outcome.
 pub struct Tuned {
@@ -35,15 +38,16 @@ pub fn tune_thresholds(
     device: Option<&str>,
     grid: Vec<f64>,
     report: &mut dyn FnMut(&str),
-) -> Result<Tuned, InferError> {
-    let (model, config, device) = load_run(run, checkpoint, device)?;
+) -> Result<Tuned, RunValidationError> {
+    let LoadedRun { model, device, .. } = load_run(run, checkpoint, device)?;
+    let config = run_config(run, &[])?;
     let mut grid = grid;
     if !grid.contains(&config.train.threshold) {
         grid.push(config.train.threshold);
         grid.sort_by(f64::total_cmp);
     }
     let baseline = grid.iter().position(|&t| t == config.train.threshold).expect("added above");
-    let validation = DataSplit::validation(&config, report).map_err(|e| InferError::Setup(e.to_string()))?;
+    let validation = DataSplit::validation(&config, report)?;
     let mut search = ThresholdSearch::new(grid.clone());
     for index in 0..validation.len() {
         let sample = validation.get(index);
@@ -82,7 +86,7 @@ pub fn tune_thresholds(
         before[class] = means[baseline];
         after[class] = means[grid.iter().position(|&t| t == thresholds.0[class]).expect("a candidate")];
     }
-    let path = run.join(FILE_NAME);
+    let path = RunDir::open(run).map_err(|e| RunValidationError::Config(e.to_string()))?.thresholds_path();
     let text = format!(
         "# Tuned by `boneseg thresholds tune` on {} validation images (fold {}), checkpoint `{checkpoint}`.\n{}",
         validation.len(),

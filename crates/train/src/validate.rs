@@ -8,24 +8,25 @@
 //! ever held (the Python baseline held 29 x 2048² float32 per image).
 
 pub mod table;
-pub mod upsample;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use boneseg_contract::NUM_CLASSES;
 use boneseg_contract::metric::{DiceTable, dice};
+use boneseg_data::ImageEntry;
+use boneseg_infer::run::RunDir;
+use boneseg_infer::upsample::upsample_threshold;
+use boneseg_infer::{InferError, LoadedRun, load_run};
 use boneseg_models::burn::tensor::Device;
+use boneseg_models::normalization::images_tensor;
 use boneseg_models::{Normalization, SegmentationModel};
 use rayon::prelude::*;
 
 pub use table::ScoreTable;
-pub use upsample::{logit, logits_to_masks, resize_bilinear, upsample_probs, upsample_threshold};
 
 use crate::config::TrainConfig;
-use crate::data::{CachedSample, DataSplit, PrepareError, SampleCache, Truth, images_tensor};
-use crate::infer::{InferError, load_run};
-use crate::run::RunDir;
+use crate::data::{CachedSample, DataSplit, PrepareError, SampleCache, Truth};
 
 /// How to validate.
 #[derive(Clone, Debug)]
@@ -112,13 +113,8 @@ pub fn validate_run(
     report: &mut dyn FnMut(&str),
     progress: impl FnMut(usize, usize),
 ) -> Result<ScoreTable, RunValidationError> {
-    let (model, config, device) = load_run(run, &options.checkpoint, options.device.as_deref())?;
-    let config = if options.overrides.is_empty() {
-        config
-    } else {
-        let path = RunDir::open(run).map_err(|e| RunValidationError::Config(e.to_string()))?.config_path();
-        TrainConfig::load(&path, &options.overrides).map_err(|e| RunValidationError::Config(e.to_string()))?
-    };
+    let LoadedRun { model, device, .. } = load_run(run, &options.checkpoint, options.device.as_deref())?;
+    let config = run_config(run, &options.overrides)?;
     let set = DataSplit::validation(&config, report)?;
     let validate_options = ValidateOptions {
         threshold: options.threshold.unwrap_or(config.train.threshold),
@@ -126,6 +122,28 @@ pub fn validate_run(
         input: config.model.normalization(),
     };
     Ok(validate(&model, &set, &validate_options, &device, progress))
+}
+
+/// The run's resolved config, with `overrides` applied.
+pub fn run_config(run: &Path, overrides: &[String]) -> Result<TrainConfig, RunValidationError> {
+    let path = RunDir::open(run).map_err(|e| RunValidationError::Config(e.to_string()))?.config_path();
+    TrainConfig::load(&path, overrides).map_err(|e| RunValidationError::Config(e.to_string()))
+}
+
+/// The images of `run`'s validation fold, full size, and the folder they are under, from its
+/// resolved config: predicted by `infer --validation-of` so that `ensemble tune` searches on what
+/// inference really produces.
+pub fn validation_images(run: &Path) -> Result<(Vec<ImageEntry>, PathBuf), RunValidationError> {
+    let config = run_config(run, &[])?;
+    let entries = DataSplit::validation_entries(&config)?;
+    if entries.is_empty() {
+        return Err(RunValidationError::Config(format!(
+            "{}: fold {} has no validation images",
+            run.display(),
+            config.data.fold
+        )));
+    }
+    Ok((entries, boneseg_data::Dataset::train_images(&config.data.root)))
 }
 
 /// Dice of each class of one image: its logits (`[29, height, width]`, row-major) upsampled to

@@ -409,7 +409,7 @@ fn measure_cache_and_loader_at_2048() {
 fn images_are_normalised_per_channel() {
     let device = boneseg_models::burn::tensor::Device::flex();
     let grey: Vec<u8> = (0..=255).collect();
-    let tensor = boneseg_train::data::images_tensor(&[grey.as_slice()], 16, &IMAGENET, &device);
+    let tensor = boneseg_models::normalization::images_tensor(&[grey.as_slice()], 16, &IMAGENET, &device);
     let values: Vec<f32> = tensor.into_data().try_to_vec::<f32>().unwrap();
     for (channel, plane) in values.chunks_exact(256).enumerate() {
         for (g, &value) in plane.iter().enumerate() {

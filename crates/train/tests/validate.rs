@@ -4,15 +4,14 @@
 use boneseg_contract::metric::DiceTable;
 use boneseg_contract::{BitMask, FillRule, NUM_CLASSES};
 use boneseg_data::{Dataset, ImageEntry, ReadOptions};
+use boneseg_infer::upsample::{logit, logits_to_masks, upsample_threshold};
 use boneseg_models::burn::tensor::module::interpolate;
 use boneseg_models::burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
 use boneseg_models::{ModelSpec, SegmentationModel};
 use boneseg_phantom::{SynthConfig, generate};
 use boneseg_train::data::{CacheOptions, SampleCache, Truth};
-use boneseg_train::validate::{
-    ScoreTable, ValidateOptions, logit, logits_to_masks, score_logits, upsample_threshold, validate,
-};
+use boneseg_train::validate::{ScoreTable, ValidateOptions, score_logits, validate};
 
 fn phantom(people: usize, size: usize) -> (tempfile::TempDir, Vec<ImageEntry>) {
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,8 @@ use std::time::Instant;
 use boneseg_data::layout::{ReadOptions, list_images};
 use boneseg_ensemble::store::DEFAULT_FLOOR;
 use boneseg_ensemble::{ClassRule, PostProcess, TunedSettings};
-use boneseg_train::infer::{InferOptions, Merge, Mode, Tta, Window, infer_entries, validation_images};
+use boneseg_infer::{InferOptions, Merge, Mode, Tta, Window, infer_entries};
+use boneseg_train::validate::validation_images;
 
 use crate::progress::bar;
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use boneseg_train::infer::{InferOptions, infer};
+use boneseg_infer::{InferOptions, infer};
 
 use crate::progress::bar;
 

@@ -55,7 +55,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         mean(&tuned.before),
         mean(&tuned.after),
         tuned.images,
-        args.run.join(boneseg_ensemble::thresholds::FILE_NAME).display()
+        boneseg_infer::RunDir::open(&args.run)?.thresholds_path().display()
     );
     Ok(ExitCode::SUCCESS)
 }

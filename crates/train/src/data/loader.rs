@@ -23,6 +23,7 @@ use boneseg_contract::NUM_CLASSES;
 use boneseg_data::plane::Sample;
 use boneseg_models::Normalization;
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
+use boneseg_models::normalization::fill_input;
 
 use crate::config::TrainConfig;
 use crate::data::DataSplit;
@@ -50,27 +51,6 @@ impl Batch {
         let images = Tensor::from_data(TensorData::new(self.images, [b, 3, s, s]), device);
         let targets = Tensor::from_data(TensorData::new(self.targets, [b, NUM_CLASSES, s, s]), device);
         (images, targets)
-    }
-}
-
-/// Grey images of `size x size` pixels as the model's `[n, 3, size, size]` input (grey / 255 in
-/// three channels, then `input`'s per-channel normalisation), for validation and prediction.
-pub fn images_tensor(images: &[&[u8]], size: usize, input: &Normalization, device: &Device) -> Tensor<4> {
-    let plane = size * size;
-    let table = input.table();
-    let mut values = vec![0f32; images.len() * 3 * plane];
-    for (image, out) in images.iter().zip(values.chunks_exact_mut(3 * plane)) {
-        fill_input(image, &table, out);
-    }
-    Tensor::from_data(TensorData::new(values, [images.len(), 3, size, size]), device)
-}
-
-/// One grey image as three planes through the per-channel tables of [`Normalization::table`].
-fn fill_input(grey: &[u8], table: &[[f32; 256]; 3], out: &mut [f32]) {
-    for (channel, plane) in out.chunks_exact_mut(grey.len()).enumerate() {
-        for (value, &g) in plane.iter_mut().zip(grey) {
-            *value = table[channel][usize::from(g)];
-        }
     }
 }
 

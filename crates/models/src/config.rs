@@ -1,0 +1,68 @@
+//! The `[model]` table of an experiment's config: which network, from which weights, fed how.
+//! Training reads it with the rest of the experiment; inference reads it back from the run.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ModelSpec, Normalization, pretrained};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// unet, unetplusplus, fpn, deeplabv3, deeplabv3plus, segformer or fcn.
+    pub arch: String,
+    pub encoder: String,
+    #[serde(default = "default_classes")]
+    pub classes: usize,
+    /// Start the encoder from public pretrained weights, as SMP's `encoder_weights`:
+    /// "imagenet" (every encoder), "advprop" (EfficientNets), "ssl"/"swsl" (ResNet-18/50).
+    /// Downloaded once into the cache (`BONESEG_CACHE`); see `boneseg model list`.
+    #[serde(default)]
+    pub encoder_weights: Option<String>,
+    /// Weights to start from (after `encoder_weights`): a `.bpk` from `boneseg weights import`
+    /// or a checkpoint's `model.bpk`, a whole model's PyTorch state dict (.pth/.safetensors, SMP
+    /// keys), or an encoder's alone (timm/torchvision/SMP-hub keys), put under the encoder.
+    #[serde(default)]
+    pub weights: Option<PathBuf>,
+    /// Start from weights that fill only part of the model (else that is an error).
+    #[serde(default)]
+    pub allow_partial: bool,
+    /// The input normalisation, `(grey / 255 - mean) / std` per channel. Left out, it is the
+    /// pretrained weights' (written here in the run's config) or, from scratch, none.
+    #[serde(default)]
+    pub input: Option<Normalization>,
+}
+
+impl ModelConfig {
+    /// What the model is fed: `model.input`, else `grey / 255` as it is.
+    pub fn normalization(&self) -> Normalization {
+        self.input.unwrap_or_default()
+    }
+}
+
+fn default_classes() -> usize {
+    boneseg_contract::NUM_CLASSES
+}
+
+impl ModelConfig {
+    /// The architecture and encoder, parsed and checked against each other.
+    pub fn spec(&self) -> Result<ModelSpec, String> {
+        let arch = self.arch.parse().map_err(|e| format!("model.arch: {e}"))?;
+        let encoder = self.encoder.parse().map_err(|e| format!("model.encoder: {e}"))?;
+        ModelSpec::new(arch, encoder, self.classes)
+    }
+
+    /// Everything a loaded table must satisfy beyond its types, with the key at fault named.
+    pub fn check(&self) -> Result<(), String> {
+        self.spec()?;
+        if let Some(tag) = &self.encoder_weights {
+            let encoder = self.encoder.parse().map_err(|e| format!("model.encoder: {e}"))?;
+            pretrained::lookup(encoder, tag).map_err(|e| format!("model.encoder_weights: {e}"))?;
+        }
+        if let Some(input) = &self.input {
+            input.check().map_err(|e| format!("model.input: {e}"))?;
+        }
+        Ok(())
+    }
+}
