@@ -23,7 +23,8 @@ const XY_SHIFT: u32 = 16;
 const XY_ONE: i64 = 1 << XY_SHIFT;
 
 /// Which OpenCV release's `fillPoly` to reproduce.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum FillRule {
     /// OpenCV 4.11 and later, 5.x; also 4.7 and earlier for polygons inside the image.
     #[default]
@@ -77,6 +78,21 @@ impl std::str::FromStr for FillRule {
 impl std::fmt::Display for FillRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Read from and written to configs as its name.
+impl TryFrom<String> for FillRule {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<FillRule> for String {
+    fn from(value: FillRule) -> String {
+        value.to_string()
     }
 }
 

@@ -47,7 +47,7 @@ pub struct RunData {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RunTrain {
-    pub device: String,
+    pub device: Backend,
     pub threshold: f64,
 }
 
@@ -71,7 +71,10 @@ pub fn load_run(run: &Path, checkpoint: &str, device: Option<&str>) -> Result<Lo
     let setup = InferError::Setup;
     let dir = RunDir::open(run).map_err(|source| InferError::Run { path: run.to_path_buf(), source })?;
     let config = RunConfig::read(&dir.config_path())?;
-    let backend: Backend = device.unwrap_or(&config.train.device).parse().map_err(setup)?;
+    let backend = match device {
+        Some(name) => name.parse().map_err(setup)?,
+        None => config.train.device,
+    };
     let device = backend.device().map_err(setup)?;
     let spec = config.model.spec().map_err(|e| setup(format!("{}: {e}", dir.config_path().display())))?;
     let checkpoint_dir = recover_checkpoint(&dir.checkpoint(checkpoint))

@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use burn::tensor::Device;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Backend {
     /// burn's pure-Rust CPU backend `flex`.
     Cpu,
@@ -25,6 +26,32 @@ impl FromStr for Backend {
             "cuda" => Ok(Backend::Cuda),
             _ => Err(format!("unknown device `{text}`; choose cpu, vulkan, wgpu or cuda")),
         }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Cpu => "cpu",
+            Backend::Vulkan => "vulkan",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+        })
+    }
+}
+
+/// Read from and written to configs as its name.
+impl TryFrom<String> for Backend {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<Backend> for String {
+    fn from(value: Backend) -> String {
+        value.to_string()
     }
 }
 

@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 
 use boneseg_contract::FillRule;
 pub use boneseg_models::ModelConfig;
+use boneseg_models::device::Backend;
 use serde::{Deserialize, Serialize};
 
 use crate::loss::LossTerm;
 use crate::optim::OptimConfig;
+use crate::precision::Precision;
 use crate::schedule::ScheduleConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +58,8 @@ pub struct DataConfig {
     pub workers: usize,
     #[serde(default = "default_prefetch")]
     pub prefetch: usize,
-    #[serde(default = "default_fill_rule")]
-    pub fill_rule: String,
+    #[serde(default)]
+    pub fill_rule: FillRule,
 }
 
 fn default_folds() -> usize {
@@ -69,9 +71,6 @@ fn default_workers() -> usize {
 fn default_prefetch() -> usize {
     4
 }
-fn default_fill_rule() -> String {
-    "opencv-4.11".to_string()
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,7 +81,7 @@ pub struct TrainSection {
     pub seed: u64,
     /// cpu, vulkan, wgpu or cuda.
     #[serde(default = "default_device")]
-    pub device: String,
+    pub device: Backend,
     /// Validate every this many epochs (and after the last).
     #[serde(default = "one")]
     pub val_every: usize,
@@ -103,14 +102,14 @@ pub struct TrainSection {
     /// Mixed precision on GPU backends: "bf16" or "f16" compute with float32 master weights
     /// (see [`crate::precision`]); not used on the CPU, which trains in float32.
     #[serde(default)]
-    pub precision: Option<String>,
+    pub precision: Option<Precision>,
 }
 
 fn default_seed() -> u64 {
     21
 }
-fn default_device() -> String {
-    "cpu".to_string()
+fn default_device() -> Backend {
+    Backend::Cpu
 }
 fn one() -> usize {
     1
@@ -163,7 +162,7 @@ impl TrainConfig {
     }
 
     pub fn fill_rule(&self) -> FillRule {
-        self.data.fill_rule.parse().expect("checked when loaded")
+        self.data.fill_rule
     }
 
     fn check(&self) -> Result<(), String> {
@@ -191,8 +190,8 @@ impl TrainConfig {
         if self.loss.is_empty() {
             return Err("loss needs at least one term, e.g. loss = [{ kind = \"bce\", weight = 1.0 }]".into());
         }
-        self.data.fill_rule.parse::<FillRule>().map_err(|e| format!("data.fill_rule: {e}"))?;
         self.model.check()?;
+        crate::data::augment_pipeline(self.augment.as_ref(), self.data.size).map_err(|e| e.to_string())?;
         if !(0.0..1.0).contains(&self.train.threshold) || self.train.threshold == 0.0 {
             return Err(format!("train.threshold {} must lie in (0, 1)", self.train.threshold));
         }

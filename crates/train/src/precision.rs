@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::optim::grads;
 
 /// The half type of the compute copy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Precision {
     Bf16,
     F16,
@@ -43,6 +44,30 @@ impl FromStr for Precision {
                 "train.precision = \"{text}\": use \"bf16\" or \"f16\" (or leave it out for float32)"
             )),
         }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::Bf16 => "bf16",
+            Precision::F16 => "f16",
+        })
+    }
+}
+
+/// Read from and written to configs as its name.
+impl TryFrom<String> for Precision {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<Precision> for String {
+    fn from(value: Precision) -> String {
+        value.to_string()
     }
 }
 

@@ -21,7 +21,7 @@ use crate::config::TrainConfig;
 use crate::data::{DataSplit, Loader, batch_count};
 use crate::loss::Loss;
 use crate::optim::Optim;
-use crate::precision::{LossScale, MixedPrecision, Precision};
+use crate::precision::{LossScale, MixedPrecision};
 use crate::schedule::Schedule;
 use crate::validate::{ValidateOptions, validate};
 use boneseg_infer::run::{RunDir, RunInfo, recover_checkpoint, swap_checkpoint};
@@ -102,7 +102,7 @@ pub fn train(
         }
         None => None,
     };
-    let info = RunInfo::new(config.train.seed, &config.train.device);
+    let info = RunInfo::new(config.train.seed, &config.train.device.to_string());
     let run = RunDir::create(run_root, &config.to_toml(), &info)?;
     Session::new(config, run, Start::Fresh(pretrained), report)?.run(report)
 }
@@ -186,10 +186,9 @@ impl Session {
         report: &mut dyn Report,
     ) -> Result<Self, TrainError> {
         let setup = |e: String| TrainError::Setup(e);
-        let backend: Backend = config.train.device.parse().map_err(setup)?;
-        let mut precision: Option<Precision> =
-            config.train.precision.as_deref().map(str::parse).transpose().map_err(setup)?;
-        if let (Some(text), Backend::Cpu) = (&config.train.precision, backend) {
+        let backend = config.train.device;
+        let mut precision = config.train.precision;
+        if let (Some(text), Backend::Cpu) = (precision, backend) {
             report.message(&format!(
                 "train.precision = \"{text}\" is not used: the CPU backend trains in float32 (mixed precision is for GPU backends)"
             ));

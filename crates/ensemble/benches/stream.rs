@@ -1,8 +1,9 @@
-//! Figures for BENCHMARKS.md, run by hand (release, under `/usr/bin/time -v` for the peak memory):
+//! Figures for BENCHMARKS.md, run by hand on inputs you make (release, under `/usr/bin/time -v`
+//! for the peak memory):
 //!
 //! ```sh
-//! BONESEG_BENCH_VOTE="OUT.csv SIZE A.csv B.csv ..." cargo test --release -p boneseg-ensemble --test bench -- --ignored vote
-//! BONESEG_BENCH_STORE="STORE_DIR" cargo test --release -p boneseg-ensemble --test bench -- --ignored store
+//! cargo bench -p boneseg-ensemble --bench stream -- vote OUT.csv SIZE A.csv B.csv ...
+//! cargo bench -p boneseg-ensemble --bench stream -- store STORE_DIR
 //! ```
 
 use std::path::PathBuf;
@@ -13,11 +14,20 @@ use boneseg_ensemble::store::ProbReader;
 use boneseg_ensemble::stream::vote_submissions;
 use boneseg_ensemble::vote::majority;
 
-#[test]
-#[ignore = "a benchmark: needs BONESEG_BENCH_VOTE"]
-fn vote() {
-    let spec = std::env::var("BONESEG_BENCH_VOTE").expect("BONESEG_BENCH_VOTE=\"OUT SIZE INPUT...\"");
-    let mut words = spec.split_whitespace();
+const USAGE: &str = "usage: stream vote OUT.csv SIZE INPUT.csv... | stream store STORE_DIR";
+
+fn main() {
+    // `cargo bench` appends `--bench` to the arguments.
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    match args.first().map(String::as_str) {
+        Some("vote") => vote(&args[1..]),
+        Some("store") => store(args.get(1).expect(USAGE)),
+        _ => println!("{USAGE}"),
+    }
+}
+
+fn vote(args: &[String]) {
+    let mut words = args.iter();
     let out = PathBuf::from(words.next().expect("an output"));
     let size: usize = words.next().expect("a size").parse().expect("a number");
     let inputs: Vec<PathBuf> = words.map(PathBuf::from).collect();
@@ -37,10 +47,8 @@ fn vote() {
     );
 }
 
-#[test]
-#[ignore = "a benchmark: needs BONESEG_BENCH_STORE"]
-fn store() {
-    let dir = PathBuf::from(std::env::var("BONESEG_BENCH_STORE").expect("BONESEG_BENCH_STORE=DIR"));
+fn store(dir: &str) {
+    let dir = PathBuf::from(dir);
     let start = Instant::now();
     let (mut rows, mut pixels) = (0, 0);
     for row in ProbReader::open(&dir).unwrap() {
