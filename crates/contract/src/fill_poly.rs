@@ -81,20 +81,7 @@ impl std::fmt::Display for FillRule {
     }
 }
 
-/// Read from and written to configs as its name.
-impl TryFrom<String> for FillRule {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        text.parse()
-    }
-}
-
-impl From<FillRule> for String {
-    fn from(value: FillRule) -> String {
-        value.to_string()
-    }
-}
+crate::named_in_config!(FillRule);
 
 /// Fills the polygon `points` (`[x, y]` = `[column, row]`) into `mask`, exactly as
 /// `cv2.fillPoly(mask, [np.array(points, np.int32)], 1)` of the chosen OpenCV release would.

@@ -10,6 +10,7 @@
 pub mod annotation;
 pub mod atomic;
 pub mod classes;
+mod config_name;
 pub mod fill_poly;
 pub mod mask;
 pub mod metric;

@@ -40,20 +40,7 @@ impl std::fmt::Display for Backend {
     }
 }
 
-/// Read from and written to configs as its name.
-impl TryFrom<String> for Backend {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        text.parse()
-    }
-}
-
-impl From<Backend> for String {
-    fn from(value: Backend) -> String {
-        value.to_string()
-    }
-}
+boneseg_contract::named_in_config!(Backend);
 
 impl Backend {
     /// The burn device, or why this binary cannot provide it.

@@ -56,20 +56,7 @@ impl std::fmt::Display for Precision {
     }
 }
 
-/// Read from and written to configs as its name.
-impl TryFrom<String> for Precision {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, String> {
-        text.parse()
-    }
-}
-
-impl From<Precision> for String {
-    fn from(value: Precision) -> String {
-        value.to_string()
-    }
-}
+boneseg_contract::named_in_config!(Precision);
 
 impl Precision {
     fn dtype(self) -> FloatDType {
