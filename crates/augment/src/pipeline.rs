@@ -25,10 +25,10 @@
 //! names themselves (`RandomBrightnessContrast`) are accepted too. Parameters keep
 //! albumentations' names, meanings and defaults; `p` defaults to 0.5 as there.
 
-use boneseg_contract::rng::Random;
 use std::path::{Path, PathBuf};
 
 use boneseg_contract::ClassMasks;
+use boneseg_contract::rng::Random;
 use image::GrayImage;
 use serde::Deserialize;
 

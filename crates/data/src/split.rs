@@ -6,12 +6,12 @@
 //! (relative path or base name) or a `person` column (`ID001`) is accepted as a fold file, so a
 //! hand-written split works wherever a generated one does.
 
-use boneseg_contract::rng::{Random, SplitMix64};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use boneseg_contract::PersonId;
 use boneseg_contract::atomic::AtomicFile;
+use boneseg_contract::rng::{Random, SplitMix64};
 
 use crate::error::DataError;
 use crate::layout::ImageEntry;

@@ -2,10 +2,10 @@
 //! torchvision write them, matching their keys to our parameters, and the synthetic
 //! weights that the parity fixtures are built from.
 
-use boneseg_contract::rng::{GOLDEN_GAMMA, mix64};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use boneseg_contract::rng::{GOLDEN_GAMMA, mix64};
 use burn::module::Module;
 use burn::store::bridge::{from_data, to_data};
 use burn::store::{

@@ -6,12 +6,12 @@
 //! The dataset is built in a hidden folder beside the output and renamed into place at the end,
 //! so a crash never leaves a half-written dataset.
 
-use boneseg_contract::rng::Random;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use boneseg_contract::atomic::write_atomic;
+use boneseg_contract::rng::Random;
 use boneseg_contract::{AnnotationFile, PersonId};
 use boneseg_data::image_io::{GrayImage, write_gray_png};
 use boneseg_data::meta;

@@ -2,34 +2,49 @@
 //! and optimiser step; validation as the leaderboard scores; checkpoints a killed run
 //! resumes from bit for bit.
 
-use boneseg_contract::rng::{GOLDEN_GAMMA, mix64};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use boneseg_contract::atomic::write_atomic;
+use boneseg_contract::rng::{GOLDEN_GAMMA, mix64};
 use boneseg_hub::Hub;
+use boneseg_infer::run::{RunDir, RunInfo, recover_checkpoint, swap_checkpoint};
+use boneseg_models::SegmentationModel;
 use boneseg_models::burn::module::Module;
 use boneseg_models::burn::optim::GradientsParams;
 use boneseg_models::burn::tensor::Device;
 use boneseg_models::device::Backend;
 use boneseg_models::pretrained::{self, Fetched, PretrainedError};
 use boneseg_models::weights::{WeightsError, load_into_encoder, load_start_weights, save_burnpack};
-use boneseg_models::{ModelSpec, SegmentationModel};
 use serde::{Deserialize, Serialize};
 
-use crate::config::TrainConfig;
-use crate::data::{DataSplit, Loader, batch_count};
-use crate::loss::Loss;
-use crate::optim::Optim;
+use crate::config::{ConfigError, TrainConfig};
+use crate::data::{DataSplit, Loader, PrepareError, batch_count};
+use crate::loss::{Loss, LossError};
+use crate::optim::{Optim, OptimError};
 use crate::precision::{LossScale, MixedPrecision};
 use crate::schedule::Schedule;
 use crate::validate::{ValidateOptions, validate};
-use boneseg_infer::run::{RunDir, RunInfo, recover_checkpoint, swap_checkpoint};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The model or the backend the config asks for (the message names the key).
     #[error("{0}")]
-    Setup(String),
+    Model(String),
+    #[error("{} has no checkpoint to resume from yet", run.display())]
+    NothingToResume { run: PathBuf },
+    #[error(transparent)]
+    Loss(#[from] LossError),
+    #[error(transparent)]
+    Optim(#[from] OptimError),
+    #[error(transparent)]
+    Data(#[from] PrepareError),
+    #[error("{}: {source}", path.display())]
+    State { path: PathBuf, source: serde_json::Error },
+    #[error("{}: {message}", path.display())]
+    Checkpoint { path: PathBuf, message: String },
     #[error(
         "the loss became {value} at step {step} (epoch {epoch}); the last good checkpoint is kept in {checkpoint}. \
          Try a lower learning rate (optim.lr), gradient clipping (optim.clip_grad_norm = 1.0), or check the data."
@@ -88,7 +103,7 @@ pub fn train(
 ) -> Result<Outcome, TrainError> {
     let pretrained = match &config.model.encoder_weights {
         Some(tag) => {
-            let encoder = config.model.encoder.parse().map_err(TrainError::Setup)?;
+            let encoder = config.model.encoder.parse().map_err(TrainError::Model)?;
             let fetched = pretrained::lookup(encoder, tag)?.fetch(&Hub::from_env())?;
             match config.model.input {
                 None => config.model.input = Some(fetched.normalization),
@@ -118,10 +133,9 @@ enum Start {
 /// Continues the run in `run_root` from its last checkpoint.
 pub fn resume(run_root: &Path, report: &mut dyn Report) -> Result<Outcome, TrainError> {
     let run = RunDir::open(run_root)?;
-    let config = TrainConfig::load(&run.config_path(), &[]).map_err(|e| TrainError::Setup(e.to_string()))?;
-    let checkpoint = recover_checkpoint(&run.checkpoint("last"))?.ok_or_else(|| {
-        TrainError::Setup(format!("{} has no checkpoint to resume from yet", run_root.display()))
-    })?;
+    let config = TrainConfig::load(&run.config_path(), &[])?;
+    let checkpoint = recover_checkpoint(&run.checkpoint("last"))?
+        .ok_or_else(|| TrainError::NothingToResume { run: run_root.to_path_buf() })?;
     Session::new(config, run, Start::Resume(checkpoint), report)?.run(report)
 }
 
@@ -185,7 +199,6 @@ impl Session {
         start: Start,
         report: &mut dyn Report,
     ) -> Result<Self, TrainError> {
-        let setup = |e: String| TrainError::Setup(e);
         let backend = config.train.device;
         let mut precision = config.train.precision;
         if let (Some(text), Backend::Cpu) = (precision, backend) {
@@ -194,21 +207,15 @@ impl Session {
             ));
             precision = None;
         }
-        let device = backend.device().map_err(setup)?;
+        let device = backend.device().map_err(TrainError::Model)?;
         device.seed(config.train.seed);
         let train_device = device.clone().autodiff();
-        let spec = ModelSpec::new(
-            config.model.arch.parse().map_err(setup)?,
-            config.model.encoder.parse().map_err(setup)?,
-            config.model.classes,
-        )
-        .map_err(setup)?;
+        let spec = config.model.spec().map_err(TrainError::Model)?;
         let mut model = SegmentationModel::new(spec, &train_device);
-        let loss = Loss::new(&config.loss).map_err(|e| setup(e.to_string()))?;
-        loss.check_classes(config.model.classes).map_err(|e| setup(e.to_string()))?;
-        let mut optim = Optim::new(&config.optim).map_err(|e| setup(e.to_string()))?;
-        let data = DataSplit::prepare(&config, &mut |text: &str| report.message(text))
-            .map_err(|e| setup(e.to_string()))?;
+        let loss = Loss::new(&config.loss)?;
+        loss.check_classes(config.model.classes)?;
+        let mut optim = Optim::new(&config.optim)?;
+        let data = DataSplit::prepare(&config, &mut |text: &str| report.message(text))?;
         let updates_per_epoch =
             batch_count(data.train.len(), config.train.batch_size).div_ceil(config.optim.accumulate.max(1));
         let mut schedule =
@@ -218,9 +225,10 @@ impl Session {
         match start {
             Start::Resume(dir) => {
                 model = load_model(model, &dir.join("model.bpk"))?;
-                optim.load(&dir.join("optim.bpk"), &model).map_err(|e| setup(e.to_string()))?;
-                let state: CheckpointState = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)
-                    .map_err(|e| setup(format!("{}: {e}", dir.join("state.json").display())))?;
+                optim.load(&dir.join("optim.bpk"), &model)?;
+                let path = dir.join("state.json");
+                let state: CheckpointState = serde_json::from_slice(&std::fs::read(&path)?)
+                    .map_err(|source| TrainError::State { path, source })?;
                 schedule = state.schedule;
                 position = state.position;
                 loss_scale = state.loss_scale;
@@ -409,11 +417,8 @@ impl Session {
             std::fs::remove_dir_all(&staging)?;
         }
         std::fs::create_dir_all(&staging)?;
-        save_burnpack(&self.model, &staging.join("model.bpk"))
-            .map_err(|e| TrainError::Setup(e.to_string()))?;
-        self.optim
-            .save(&staging.join("optim.bpk"), &self.model)
-            .map_err(|e| TrainError::Setup(e.to_string()))?;
+        save_burnpack(&self.model, &staging.join("model.bpk"))?;
+        self.optim.save(&staging.join("optim.bpk"), &self.model)?;
         let state = CheckpointState {
             position: self.position.clone(),
             schedule: self.schedule.clone(),
@@ -442,7 +447,9 @@ fn load_model(model: SegmentationModel, path: &Path) -> Result<SegmentationModel
     let mut model = model;
     let mut store = boneseg_models::burn::store::BurnpackStore::from_file(path);
     use boneseg_models::burn::store::ModuleSnapshot;
-    model.load_from(&mut store).map_err(|e| TrainError::Setup(format!("{}: {e}", path.display())))?;
+    model
+        .load_from(&mut store)
+        .map_err(|e| TrainError::Checkpoint { path: path.to_path_buf(), message: e.to_string() })?;
     Ok(model)
 }
 

@@ -10,12 +10,12 @@
 //! Provenance: `augment_provenance.csv` at the root, one row per written image:
 //! `output,op,sources,params` (relative paths; sources joined by `;`).
 
-use boneseg_contract::rng::Random;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use boneseg_contract::atomic::write_atomic;
+use boneseg_contract::rng::Random;
 use boneseg_contract::{AnnotationFile, PersonId};
 use boneseg_data::image_io::{read_gray, write_gray_png};
 use boneseg_data::{DataError, Dataset, ImageEntry, ReadOptions};
