@@ -112,7 +112,7 @@ fn thresholds(
     let own = match runs {
         [run] => {
             let dir = RunDir::open(run).map_err(|source| InferError::Run { path: run.clone(), source })?;
-            dir.tuned_thresholds().map_err(InferError::Setup)?.map(|t| (t, dir.thresholds_path()))
+            dir.tuned_thresholds().map_err(InferError::Thresholds)?.map(|t| (t, dir.thresholds_path()))
         }
         _ => None,
     };
