@@ -9,7 +9,8 @@
 #     must show both folds;
 #  3. deploy/slurm/infer.sh: inference sharded over a 2-task array, merged by its dependent job,
 #     byte for byte the unsharded submission and probability store.
-# The cluster is stopped at the end, whatever happened. Needs target/release/boneseg (built here).
+# The cluster is stopped at the end, whatever happened. Runs target/release/boneseg (built here),
+# or the binary BONESEG names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -17,8 +18,10 @@ ROOT=$(pwd)
 if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
 fi
-cargo build --release --locked -p boneseg
-B=$ROOT/target/release/boneseg
+if [ -z "${BONESEG:-}" ]; then
+  cargo build --release --locked -p boneseg
+fi
+B=${BONESEG:-$ROOT/target/release/boneseg}
 
 W=$ROOT/target/ci-slurm
 rm -rf "$W"
@@ -35,6 +38,7 @@ stop_cluster() {
   fi
 }
 trap stop_cluster EXIT
+trap "exit 1" INT TERM
 
 # munge authenticates Slurm's messages; its key comes with the package.
 if ! pgrep -x munged >/dev/null 2>&1; then

@@ -617,7 +617,8 @@ mod tests {
         assert!(error.contains("holds 4 images where its slice 0..5 of 11 has 5"), "{error}");
 
         // The same image in two inputs of a concatenation.
-        let error = concat_stores(&[dir.path().join("missing/probs.part-0-of-3.parquet"); 2], &dir.path().join("twice"))
+        let first = dir.path().join("missing/probs.part-0-of-3.parquet");
+        let error = concat_stores(&[first.clone(), first], &dir.path().join("twice"))
             .unwrap_err()
             .to_string();
         assert!(error.contains("img00.png is in an earlier input too"), "{error}");

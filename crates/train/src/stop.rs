@@ -3,7 +3,8 @@
 //! [`stop_on_sigterm`] installed, the first `SIGTERM` only raises a flag; the trainer sees it at
 //! the next step boundary, writes the `last` checkpoint and returns
 //! [`Stop::Interrupted`](crate::trainer::Stop::Interrupted), so the resumed run continues exactly
-//! where this one stopped. A second `SIGTERM` kills as usual.
+//! where this one stopped. Later `SIGTERM`s change nothing (a scheduler signals the whole job,
+//! and its batch script passes the signal on too); `SIGKILL` still ends the process at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -28,12 +29,11 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// Installs the `SIGTERM` handler for this process (once is enough; again is harmless).
 #[cfg(unix)]
 pub fn stop_on_sigterm() -> std::io::Result<()> {
-    // SAFETY: a zeroed sigaction is valid; the handler only stores to an atomic, and
-    // SA_RESETHAND restores the default action, so a second SIGTERM terminates the process.
+    // SAFETY: a zeroed sigaction is valid, and the handler only stores to an atomic.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-        action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+        action.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut action.sa_mask);
         if libc::sigaction(libc::SIGTERM, &action, std::ptr::null_mut()) != 0 {
             return Err(std::io::Error::last_os_error());
