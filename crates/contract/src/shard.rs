@@ -34,7 +34,8 @@ impl FromStr for Shard {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{text}` is not a shard: write K/N with 0 <= K < N, e.g. 0/4 for the first of four");
+        let bad =
+            || format!("`{text}` is not a shard: write K/N with 0 <= K < N, e.g. 0/4 for the first of four");
         let (index, count) = text.split_once('/').ok_or_else(bad)?;
         let (index, count): (usize, usize) =
             (index.trim().parse().map_err(|_| bad())?, count.trim().parse().map_err(|_| bad())?);

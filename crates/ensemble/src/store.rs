@@ -419,15 +419,17 @@ impl ProbReader {
 /// The parts of the store in `dir`, in order, checked to tile one image list.
 fn open_parts(dir: &Path) -> Result<Vec<FileReader>, StoreError> {
     let problem = |problem: String| StoreError::Parts { path: dir.to_path_buf(), problem };
-    let listing = std::fs::read_dir(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+    let listing =
+        std::fs::read_dir(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
     let mut parts = Vec::new();
     for entry in listing {
         let entry = entry.map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with("probs.part-") && name.ends_with(".parquet") {
             let file = FileReader::open(&entry.path())?;
-            let part = file.part.ok_or_else(|| {
-                StoreError::Parts { path: entry.path(), problem: "a part without its shard metadata".into() }
+            let part = file.part.ok_or_else(|| StoreError::Parts {
+                path: entry.path(),
+                problem: "a part without its shard metadata".into(),
             })?;
             parts.push((part, file));
         }
@@ -435,7 +437,10 @@ fn open_parts(dir: &Path) -> Result<Vec<FileReader>, StoreError> {
     if parts.is_empty() {
         return Err(StoreError::Io {
             path: dir.join(FILE_NAME),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no probability store (nor parts of one) here"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no probability store (nor parts of one) here",
+            ),
         });
     }
     parts.sort_by_key(|(part, _)| part.shard.index);
@@ -443,17 +448,26 @@ fn open_parts(dir: &Path) -> Result<Vec<FileReader>, StoreError> {
     let total = parts[0].0.total;
     let present: Vec<usize> = parts.iter().map(|(p, _)| p.shard.index).collect();
     if parts.iter().any(|(p, _)| p.shard.count != count || p.total != total) {
-        return Err(problem("parts of different shardings (K/N or image counts differ); remove the stale ones".into()));
+        return Err(problem(
+            "parts of different shardings (K/N or image counts differ); remove the stale ones".into(),
+        ));
     }
     if present != (0..count).collect::<Vec<_>>() {
         let missing: Vec<String> =
             (0..count).filter(|k| !present.contains(k)).map(|k| format!("{k}/{count}")).collect();
-        return Err(problem(format!("parts {} are missing (has {} of {count})", missing.join(", "), present.len())));
+        return Err(problem(format!(
+            "parts {} are missing (has {} of {count})",
+            missing.join(", "),
+            present.len()
+        )));
     }
     let mut end = 0;
     for (part, _) in &parts {
         if part.start != end {
-            return Err(problem(format!("part {} starts at image {} where the parts before end at {end}", part.shard, part.start)));
+            return Err(problem(format!(
+                "part {} starts at image {} where the parts before end at {end}",
+                part.shard, part.start
+            )));
         }
         end = part.end;
     }
@@ -495,7 +509,11 @@ pub fn concat_stores(inputs: &[PathBuf], dir: &Path) -> Result<usize, StoreError
     if let Some(other) = readers.iter().find(|r| r.floor() != floor) {
         return Err(StoreError::Parts {
             path: other.path().to_path_buf(),
-            problem: format!("floor {} where {} has {floor}: stores of one floor only", other.floor(), inputs[0].display()),
+            problem: format!(
+                "floor {} where {} has {floor}: stores of one floor only",
+                other.floor(),
+                inputs[0].display()
+            ),
         });
     }
     let mut writer = ProbWriter::create(dir, floor)?;
@@ -507,7 +525,10 @@ pub fn concat_stores(inputs: &[PathBuf], dir: &Path) -> Result<usize, StoreError
             if row.class == 0 && !seen.insert(row.image_name.clone()) {
                 return Err(StoreError::Parts {
                     path,
-                    problem: format!("{} is in an earlier input too: an image belongs to one input only", row.image_name),
+                    problem: format!(
+                        "{} is in an earlier input too: an image belongs to one input only",
+                        row.image_name
+                    ),
                 });
             }
             writer.write(row)?;
@@ -554,7 +575,13 @@ mod tests {
                 for i in 0..(image * 7 + class) % 11 {
                     probs.push(i * 3, 0.2 + (i as f32 * 0.05) % 0.8, 0.1);
                 }
-                rows.push(ProbRow { image_name: format!("img{image:02}.png"), class, height: 8, width: 8, probs });
+                rows.push(ProbRow {
+                    image_name: format!("img{image:02}.png"),
+                    class,
+                    height: 8,
+                    width: 8,
+                    probs,
+                });
             }
         }
         rows
@@ -618,9 +645,8 @@ mod tests {
 
         // The same image in two inputs of a concatenation.
         let first = dir.path().join("missing/probs.part-0-of-3.parquet");
-        let error = concat_stores(&[first.clone(), first], &dir.path().join("twice"))
-            .unwrap_err()
-            .to_string();
+        let error =
+            concat_stores(&[first.clone(), first], &dir.path().join("twice")).unwrap_err().to_string();
         assert!(error.contains("img00.png is in an earlier input too"), "{error}");
     }
 

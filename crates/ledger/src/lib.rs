@@ -142,9 +142,8 @@ pub fn records_dir(path: &Path) -> PathBuf {
 /// sort in time order), the host, the process and a counter.
 fn record_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let host: String = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -161,7 +160,8 @@ fn record_name() -> String {
 /// name and renamed; returns the file.
 pub fn append(path: &Path, record: &Record) -> std::io::Result<PathBuf> {
     let dir = records_dir(path);
-    let named = |e: std::io::Error, at: &Path| std::io::Error::new(e.kind(), format!("{}: {e}", at.display()));
+    let named =
+        |e: std::io::Error, at: &Path| std::io::Error::new(e.kind(), format!("{}: {e}", at.display()));
     std::fs::create_dir_all(&dir).map_err(|e| named(e, &dir))?;
     let name = record_name();
     let (tmp, dest) = (dir.join(format!(".{name}.tmp")), dir.join(&name));
@@ -216,8 +216,11 @@ pub fn read(path: &Path) -> Result<Vec<Record>, LedgerError> {
                 let file = entry.path();
                 let text = std::fs::read_to_string(&file)
                     .map_err(|source| LedgerError::Io { path: file.clone(), source })?;
-                let record: Record = serde_json::from_str(text.trim())
-                    .map_err(|e| LedgerError::Line { path: file, line: 1, problem: e.to_string() })?;
+                let record: Record = serde_json::from_str(text.trim()).map_err(|e| LedgerError::Line {
+                    path: file,
+                    line: 1,
+                    problem: e.to_string(),
+                })?;
                 keyed.push((record.time.clone(), name, record));
             }
         }
@@ -308,7 +311,13 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), 100, "every record once");
-        assert!(!records_dir(&path).read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with('.')));
+        assert!(
+            !records_dir(&path).read_dir().unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.'))
+        );
     }
 
     #[test]
@@ -317,7 +326,11 @@ mod tests {
         let path = dir.path().join("ledger.jsonl");
         let old = Record { time: "2020-01-01T00:00:00Z".into(), ..Record::new("train") };
         let newer = Record { time: "2030-01-01T00:00:00Z".into(), ..Record::new("infer") };
-        std::fs::write(&path, format!("{}\n{}\n", serde_json::to_string(&old).unwrap(), serde_json::to_string(&newer).unwrap())).unwrap();
+        std::fs::write(
+            &path,
+            format!("{}\n{}\n", serde_json::to_string(&old).unwrap(), serde_json::to_string(&newer).unwrap()),
+        )
+        .unwrap();
         let now = Record::new("evaluate");
         append(&path, &now).unwrap();
         assert_eq!(read(&path).unwrap(), vec![old, now, newer]);

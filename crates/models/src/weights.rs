@@ -335,7 +335,10 @@ pub struct WeightsDiff {
 impl WeightsDiff {
     /// Same tensors, same shapes, every value within `tolerance`.
     pub fn within(&self, tolerance: f64) -> bool {
-        self.only_in_a.is_empty() && self.only_in_b.is_empty() && self.reshaped.is_empty() && self.max_abs <= tolerance
+        self.only_in_a.is_empty()
+            && self.only_in_b.is_empty()
+            && self.reshaped.is_empty()
+            && self.max_abs <= tolerance
     }
 }
 

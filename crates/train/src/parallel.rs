@@ -54,9 +54,7 @@ fn device_at(backend: Backend, index: usize) -> Result<Device, String> {
         #[cfg(feature = "cuda")]
         Backend::Cuda => Ok(Device::cuda(index)),
         #[cfg(feature = "vulkan")]
-        Backend::Vulkan => {
-            Ok(Device::vulkan(boneseg_models::burn::tensor::DeviceKind::DiscreteGpu(index)))
-        }
+        Backend::Vulkan => Ok(Device::vulkan(boneseg_models::burn::tensor::DeviceKind::DiscreteGpu(index))),
         #[cfg(feature = "wgpu")]
         Backend::Wgpu => Ok(Device::wgpu(boneseg_models::burn::tensor::DeviceKind::DiscreteGpu(index))),
         #[allow(unreachable_patterns)]

@@ -272,7 +272,20 @@ impl Session {
                 Some(DataParallel::new(devices.into_iter().map(Device::autodiff).collect()))
             }
         };
-        Ok(Self { config, run, device, train_device, model, mixed, optim, schedule, loss, data, position, parallel })
+        Ok(Self {
+            config,
+            run,
+            device,
+            train_device,
+            model,
+            mixed,
+            optim,
+            schedule,
+            loss,
+            data,
+            position,
+            parallel,
+        })
     }
 
     fn run(mut self, report: &mut dyn Report) -> Result<Outcome, TrainError> {
@@ -293,7 +306,8 @@ impl Session {
                 let (value, grads) = match &self.parallel {
                     Some(parallel) => {
                         let step_seed = mix(seed, self.position.step as u64);
-                        let (value, grads) = parallel.forward_backward(&self.model, batch, &self.loss, step_seed);
+                        let (value, grads) =
+                            parallel.forward_backward(&self.model, batch, &self.loss, step_seed);
                         if !value.is_finite() {
                             return Err(TrainError::NonFinite {
                                 value,
@@ -305,29 +319,29 @@ impl Session {
                         (value, Some(grads))
                     }
                     None => {
-                    let (images, targets) = batch.into_tensors(&self.train_device);
-                    let logits = match &mut self.mixed {
-                        Some(mixed) => mixed.forward(&self.model, images),
-                        None => self.model.forward(images),
-                    };
-                    let loss = self.loss.forward(logits, targets);
-                    let value = loss.clone().into_scalar::<f32>() as f64;
-                    if !value.is_finite() {
-                        return Err(TrainError::NonFinite {
-                            value,
-                            step: self.position.step,
-                            epoch,
-                            checkpoint: self.run.checkpoint("last"),
-                        });
-                    }
-                    let grads = match &mut self.mixed {
-                        Some(mixed) => {
-                            let (model, grads) = mixed.backward(self.model, loss);
-                            self.model = model;
-                            grads
+                        let (images, targets) = batch.into_tensors(&self.train_device);
+                        let logits = match &mut self.mixed {
+                            Some(mixed) => mixed.forward(&self.model, images),
+                            None => self.model.forward(images),
+                        };
+                        let loss = self.loss.forward(logits, targets);
+                        let value = loss.clone().into_scalar::<f32>() as f64;
+                        if !value.is_finite() {
+                            return Err(TrainError::NonFinite {
+                                value,
+                                step: self.position.step,
+                                epoch,
+                                checkpoint: self.run.checkpoint("last"),
+                            });
                         }
-                        None => Some(GradientsParams::from_grads(loss.backward(), &self.model)),
-                    };
+                        let grads = match &mut self.mixed {
+                            Some(mixed) => {
+                                let (model, grads) = mixed.backward(self.model, loss);
+                                self.model = model;
+                                grads
+                            }
+                            None => Some(GradientsParams::from_grads(loss.backward(), &self.model)),
+                        };
                         (value, grads)
                     }
                 };
@@ -385,7 +399,10 @@ impl Session {
                 }
                 if crate::stop::stop_requested() {
                     self.save("last")?;
-                    report.message(&format!("stopped by request at step {}; checkpoint written, continue with --resume", self.position.step));
+                    report.message(&format!(
+                        "stopped by request at step {}; checkpoint written, continue with --resume",
+                        self.position.step
+                    ));
                     return Ok(self.outcome(Stop::Interrupted));
                 }
             }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use boneseg_data::layout::{ReadOptions, list_images};
 use boneseg_contract::Shard;
+use boneseg_data::layout::{ReadOptions, list_images};
 use boneseg_ensemble::store::{DEFAULT_FLOOR, Part};
 use boneseg_ensemble::{ClassRule, PostProcess, TunedSettings};
 use boneseg_infer::{InferOptions, Merge, Mode, Tta, Window, infer_entries};

@@ -7,9 +7,9 @@ use anyhow::Context;
 use boneseg_contract::submission::SubmissionWriter;
 use boneseg_contract::submission::check::{ExpectedImage, check};
 use boneseg_contract::submission::merge::merge_parts;
-use boneseg_ensemble::store::concat_stores;
 use boneseg_data::layout::{check_unique_names, list_images};
 use boneseg_data::{ReadOptions, labels};
+use boneseg_ensemble::store::concat_stores;
 use rayon::prelude::*;
 
 use super::FillArgs;
@@ -171,9 +171,17 @@ fn run_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|path| path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("probs.part-")))
             .collect();
-        anyhow::ensure!(!parts.is_empty(), "{}: no store parts (probs.part-K-of-N.parquet) to merge", dir.display());
+        anyhow::ensure!(
+            !parts.is_empty(),
+            "{}: no store parts (probs.part-K-of-N.parquet) to merge",
+            dir.display()
+        );
         let merged = dir.join(boneseg_ensemble::store::FILE_NAME);
-        anyhow::ensure!(!merged.exists(), "{} exists already: remove it to merge the parts again", merged.display());
+        anyhow::ensure!(
+            !merged.exists(),
+            "{} exists already: remove it to merge the parts again",
+            merged.display()
+        );
         let stored = concat_stores(std::slice::from_ref(dir), dir)?;
         anyhow::ensure!(
             stored == images,

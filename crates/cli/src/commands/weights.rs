@@ -80,9 +80,11 @@ fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         diff.max_abs,
         diff.worst.as_deref().map(|w| format!(" (in {w})")).unwrap_or_default()
     );
-    for (what, names) in
-        [("only in the first", &diff.only_in_a), ("only in the second", &diff.only_in_b), ("of different shapes", &diff.reshaped)]
-    {
+    for (what, names) in [
+        ("only in the first", &diff.only_in_a),
+        ("only in the second", &diff.only_in_b),
+        ("of different shapes", &diff.reshaped),
+    ] {
         if !names.is_empty() {
             println!("{} tensors {what}: {}", names.len(), names.join(", "));
         }

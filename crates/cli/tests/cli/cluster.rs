@@ -21,7 +21,8 @@ fn sharded_inference_merges_into_the_unsharded_bytes() {
     let images = corpus().join("test/DCM");
     let out = |name: &str| dir.path().join(name);
     let infer = |extra: &[&str]| {
-        let args = [&["infer", "--run", s(&run), "--images", s(&images), "--floor", "0.1"][..], extra].concat();
+        let args =
+            [&["infer", "--run", s(&run), "--images", s(&images), "--floor", "0.1"][..], extra].concat();
         boneseg(&args).expect(0)
     };
     infer(&["--out", s(&out("whole.csv")), "--probs", s(&out("whole"))]);
@@ -34,15 +35,33 @@ fn sharded_inference_merges_into_the_unsharded_bytes() {
 
     // A folder of store parts is a store: an ensemble over it is the one over the whole store.
     for (inputs, name) in [(out("whole"), "mean-whole.csv"), (out("sharded"), "mean-sharded.csv")] {
-        boneseg(&["ensemble", "--method", "mean", "--inputs", s(&inputs), s(&out("whole")), "--out", s(&out(name))])
-            .expect(0);
+        boneseg(&[
+            "ensemble",
+            "--method",
+            "mean",
+            "--inputs",
+            s(&inputs),
+            s(&out("whole")),
+            "--out",
+            s(&out(name)),
+        ])
+        .expect(0);
     }
     assert_eq!(read(&out("mean-sharded.csv")), read(&out("mean-whole.csv")));
 
     // Parts missing one shard are refused, by the merge and by the store reader.
-    boneseg(&["submission", "merge", "--images", s(&images), "--out", s(&out("merged.csv")), s(&parts[0]), s(&parts[2])])
-        .expect(2)
-        .says(&["in no part"]);
+    boneseg(&[
+        "submission",
+        "merge",
+        "--images",
+        s(&images),
+        "--out",
+        s(&out("merged.csv")),
+        s(&parts[0]),
+        s(&parts[2]),
+    ])
+    .expect(2)
+    .says(&["in no part"]);
     let lone = out("lone");
     std::fs::create_dir_all(&lone).unwrap();
     std::fs::copy(out("sharded/probs.part-0-of-3.parquet"), lone.join("probs.part-0-of-3.parquet")).unwrap();
@@ -69,7 +88,8 @@ fn sharded_inference_merges_into_the_unsharded_bytes() {
 /// The last checkpoint's step.
 fn step_of(run: &Path) -> u64 {
     let state = std::fs::read_to_string(run.join("checkpoints/last/state.json")).unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(&state).map_or(0, |v| v["position"]["step"].as_u64().unwrap_or(0))
+    serde_json::from_str::<serde_json::Value>(&state)
+        .map_or(0, |v| v["position"]["step"].as_u64().unwrap_or(0))
 }
 
 /// SIGTERM stops training at the next step boundary with a checkpoint and exit status 3; the
@@ -103,9 +123,14 @@ fn sigterm_checkpoints_at_a_step_and_the_resumed_run_matches() {
     let at = step_of(&stopped);
     assert!(at >= 2 && at < 6, "checkpointed at step {at} of 6");
     boneseg(&["train", "--resume", s(&stopped)]).expect(0).says(&[&format!("(step {at})")]);
-    boneseg(&["weights", "compare", s(&straight.join("checkpoints/last")), s(&stopped.join("checkpoints/last"))])
-        .expect(0)
-        .says(&["same weights"]);
+    boneseg(&[
+        "weights",
+        "compare",
+        s(&straight.join("checkpoints/last")),
+        s(&stopped.join("checkpoints/last")),
+    ])
+    .expect(0)
+    .says(&["same weights"]);
 }
 
 #[test]
@@ -118,7 +143,8 @@ fn a_kfold_sweep_as_slurm_jobs_ends_in_one_tuned_submission() {
     let images = corpus().join("test/DCM");
     let sweep = ["sweep", "--config", s(&config), "--grid", s(&grid), "--out", s(&out), "--emit", "slurm"];
     boneseg(&sweep).expect(2).says(&["needs the test images"]);
-    let flags = ["--test-images", s(&images), "--partition", "gpu", "--time", "01:00:00", "--gpus-per-task", "1"];
+    let flags =
+        ["--test-images", s(&images), "--partition", "gpu", "--time", "01:00:00", "--gpus-per-task", "1"];
     boneseg(&[&sweep[..], &flags[..], &["--sbatch=--qos=long"]].concat()).expect(0).says(&["2 points"]);
     let script = std::fs::read_to_string(out.join("train.sbatch")).unwrap();
     for line in [
@@ -152,9 +178,11 @@ fn a_kfold_sweep_as_slurm_jobs_ends_in_one_tuned_submission() {
     boneseg_with_ledger(&["sweep", "point", "--sweep", sweep_dir, "--index", "1"], &ledger)
         .expect(0)
         .says(&["p001 already finished"]);
-    boneseg_with_ledger(&["sweep", "finish", "--sweep", sweep_dir], &ledger)
-        .expect(0)
-        .says(&["f00  weight 1.0000  points p000,p001", "ensemble: validation mean dice", "rank"]);
+    boneseg_with_ledger(&["sweep", "finish", "--sweep", sweep_dir], &ledger).expect(0).says(&[
+        "f00  weight 1.0000  points p000,p001",
+        "ensemble: validation mean dice",
+        "rank",
+    ]);
     let submission = out.join("submission.csv");
     boneseg(&["submission", "check", s(&submission), "--images", s(&images)]).expect(0);
     let summary: serde_json::Value =
@@ -165,7 +193,16 @@ fn a_kfold_sweep_as_slurm_jobs_ends_in_one_tuned_submission() {
     let stores = [out.join("ensemble/p000/test"), out.join("ensemble/p001/test")];
     let tuned = out.join("ensemble/tuned.toml");
     boneseg(&[
-        "ensemble", "--method", "mean", "--tuned", s(&tuned), "--inputs", s(&stores[0]), s(&stores[1]), "--out", s(&again),
+        "ensemble",
+        "--method",
+        "mean",
+        "--tuned",
+        s(&tuned),
+        "--inputs",
+        s(&stores[0]),
+        s(&stores[1]),
+        "--out",
+        s(&again),
     ])
     .expect(0);
     assert_eq!(read(&again), read(&submission));
@@ -201,11 +238,17 @@ fn two_devices_train_as_one_device_accumulating_their_parts() {
     let config = write_config(dir.path(), 2);
     let (two, one) = (dir.path().join("two"), dir.path().join("one"));
     let common = ["train", "--config", s(&config), "--set", "loss=[{ kind = \"bce\", weight = 1.0 }]"];
-    boneseg(&[&common[..], &["--set", "train.batch_size=4", "--set", "train.devices=[0, 1]", "--out", s(&two)]].concat())
-        .expect(0)
-        .says(&["data parallel on 2 devices of cpu"]);
-    boneseg(&[&common[..], &["--set", "train.batch_size=2", "--set", "optim.accumulate=2", "--out", s(&one)]].concat())
-        .expect(0);
+    boneseg(
+        &[&common[..], &["--set", "train.batch_size=4", "--set", "train.devices=[0, 1]", "--out", s(&two)]]
+            .concat(),
+    )
+    .expect(0)
+    .says(&["data parallel on 2 devices of cpu"]);
+    boneseg(
+        &[&common[..], &["--set", "train.batch_size=2", "--set", "optim.accumulate=2", "--out", s(&one)]]
+            .concat(),
+    )
+    .expect(0);
     let (a, b) = (parameters(&two), parameters(&one));
     assert_eq!(a.len(), b.len());
     let mut worst = 0f32;

@@ -40,7 +40,8 @@ pub fn merge_parts(parts: &[PathBuf], expected: &[String], out: &Path) -> Result
         }
     }
     ordered.sort();
-    let mut writer = SubmissionWriter::create(out).map_err(|source| MergeError::Io { path: out.into(), source })?;
+    let mut writer =
+        SubmissionWriter::create(out).map_err(|source| MergeError::Io { path: out.into(), source })?;
     // The next expected image and how many of its rows have been copied.
     let (mut next, mut rows_of_image) = (0usize, 0usize);
     for (start, path) in ordered {
@@ -76,7 +77,10 @@ pub fn merge_parts(parts: &[PathBuf], expected: &[String], out: &Path) -> Result
                 return Err(part_error(
                     path,
                     row.line,
-                    format!("class {} where {} was expected (class order)", row.class, CLASSES[rows_of_image]),
+                    format!(
+                        "class {} where {} was expected (class order)",
+                        row.class, CLASSES[rows_of_image]
+                    ),
                 ));
             }
             let image = &expected[next];

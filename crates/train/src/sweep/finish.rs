@@ -25,16 +25,16 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use boneseg_contract::ClassMasks;
 use boneseg_contract::atomic::write_atomic;
 use boneseg_contract::submission::check::{ExpectedImage, check};
-use boneseg_contract::ClassMasks;
 use boneseg_data::layout::{ReadOptions, check_unique_names, list_images};
 use boneseg_data::{Dataset, labels};
+use boneseg_ensemble::TunedSettings;
 use boneseg_ensemble::mean::MeanOptions;
 use boneseg_ensemble::store::{self, concat_stores};
 use boneseg_ensemble::stream::mean_stores;
 use boneseg_ensemble::tune::{TuneOptions, mean, tune};
-use boneseg_ensemble::TunedSettings;
 use boneseg_infer::{InferOptions, Mode, Tta, Window, infer_entries};
 use serde::{Deserialize, Serialize};
 
@@ -265,10 +265,8 @@ pub fn finish(sweep: &Sweep, report: &mut dyn FnMut(&str)) -> Result<FinishSumma
     }
 
     let tuned_path = ensemble.join("tuned.toml");
-    let mut settings = TunedSettings::from_search(
-        test_stores.iter().map(|p| p.display().to_string()).collect(),
-        &tuned,
-    );
+    let mut settings =
+        TunedSettings::from_search(test_stores.iter().map(|p| p.display().to_string()).collect(), &tuned);
     settings.weights = weights;
     let text = format!(
         "# Tuned by `boneseg sweep finish` on the families' validation stores; the weights are per test\n\

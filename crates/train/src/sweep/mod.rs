@@ -26,7 +26,6 @@
 //! that does it; [`finish`] is its dependent ensemble job). A finished point is skipped, a
 //! started one resumed from its last checkpoint.
 
-
 pub mod finish;
 pub mod slurm;
 
@@ -38,9 +37,9 @@ use boneseg_contract::atomic::write_atomic;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, TrainConfig};
-pub use finish::FinishPlan;
 use crate::record::{RecordError, record_run};
 use crate::trainer::{self, Report, Stop, TrainError};
+pub use finish::FinishPlan;
 
 /// The plan's file name in a sweep folder.
 pub const PLAN_FILE: &str = "sweep.toml";

@@ -232,8 +232,11 @@ echo "submitted the training array $train ({points} points) and the ensemble job
         points = sweep.len(),
     );
 
-    let emitted =
-        Emitted { train: dir.join("train.sbatch"), finish: dir.join("finish.sbatch"), submit: dir.join("submit.sh") };
+    let emitted = Emitted {
+        train: dir.join("train.sbatch"),
+        finish: dir.join("finish.sbatch"),
+        submit: dir.join("submit.sh"),
+    };
     for (path, text) in [(&emitted.train, &train), (&emitted.finish, &finish), (&emitted.submit, &submit)] {
         write_atomic(path, text.as_bytes()).map_err(io(path))?;
         make_executable(path)?;
@@ -267,7 +270,8 @@ pub struct Progress {
 /// The job ids of the latest `submit.sh`.
 fn submitted_jobs(sweep: &Sweep) -> Result<Vec<String>> {
     let path = sweep.dir.join(JOBS_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|source| SweepError::Io { path: path.clone(), source })?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|source| SweepError::Io { path: path.clone(), source })?;
     let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
     let ids: Vec<String> = last.split_whitespace().map(str::to_string).collect();
     if ids.is_empty() {
