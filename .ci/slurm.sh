@@ -30,6 +30,12 @@ export SLURM_CONF=$W/state/slurm.conf
 export BONESEG_LEDGER=$W/ledger.jsonl
 started_munge=""
 stop_cluster() {
+  # Jobs first (their steps outlive slurmd), then the daemons this script started.
+  squeue --noheader --format=%A 2>/dev/null | xargs -r scancel 2>/dev/null || true
+  for _ in $(seq 30); do
+    [ -z "$(squeue --noheader 2>/dev/null)" ] && break
+    sleep 1
+  done
   for pid_file in "$W/state/slurmd.pid" "$W/state/slurmctld.pid"; do
     if [ -f "$pid_file" ]; then kill "$(cat "$pid_file")" 2>/dev/null || true; fi
   done
@@ -120,13 +126,13 @@ lr = 1e-3
 
 [slurm]
 partition = "ci"
-time = "00:10:00"
+time = "00:20:00"
 cpus_per_task = 1
 TOML
 
 echo "== 1. a task requeued mid-run ends with the uninterrupted task's weights"
 # Two points with the same overrides: p000 runs straight through, p001 is interrupted.
-printf '[train]\nepochs = [30, 30]\n' > "$W/twins.toml"
+printf '[train]\nepochs = [12, 12]\nval_every = [12]\n' > "$W/twins.toml"
 "$B" sweep --config "$W/tiny.toml" --grid "$W/twins.toml" --out "$W/twins" --test-images "$W/data/test/DCM" --emit slurm
 job=$(sbatch --parsable "$W/twins/train.sbatch")
 step_of() { sed -n 's/.*"step": \([0-9]*\).*/\1/p' "$W/twins/p001/checkpoints/last/state.json" 2>/dev/null | head -n 1; }

@@ -173,6 +173,7 @@ pub fn finish(sweep: &Sweep, report: &mut dyn FnMut(&str)) -> Result<FinishSumma
     for index in 0..sweep.len() {
         let run = sweep.point_dir(index);
         let dir = ensemble.join(point_name(index));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let validation = dir.join("validation");
         if !validation.join(store::FILE_NAME).is_file() {
             report(&format!("{}: inferring its validation fold", point_name(index)));
