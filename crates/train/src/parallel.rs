@@ -1,6 +1,7 @@
 //! Data parallel training on one machine: `train.devices = [0, 1, ...]` splits every batch
-//! across the devices, runs forward and backward of each part at once (one thread per device,
-//! on a replica of the model), and all-reduces the gradients onto the first device, each part's
+//! across the devices, runs each part's forward pass on a replica of the model on its device
+//! (launched one after the other, so batch norm's running statistics are updated part after
+//! part, deterministically), their backward passes at once (one thread per device), and reduces the gradients onto the first device, each part's
 //! weighted by its share of the batch, so that with a loss that is a mean over the batch the
 //! step is the one of the whole batch on one device. The optimiser steps once, on the first
 //! device's model; the other replicas are refreshed from it before the next step; there is one
@@ -13,8 +14,8 @@
 //! what runs on every backend here.
 //!
 //! Like PyTorch's `DistributedDataParallel` without `SyncBatchNorm`, batch normalisation
-//! normalises each part by its own statistics and the running statistics are the first
-//! device's; a loss that is not a mean over the batch (dice over the batch) is computed per part.
+//! normalises each part by its own statistics, and the running statistics take each part in
+//! turn as accumulated micro-batches do; a loss that is not a mean over the batch (dice over the batch) is computed per part.
 //! So two devices at batch `2b` take the step one device takes with `optim.accumulate = 2` at
 //! batch `b`; with a per-sample mean loss and no batch normalisation, exactly the step of one
 //! device at batch `2b`.
@@ -97,26 +98,31 @@ impl DataParallel {
     ) -> (f64, GradientsParams) {
         let total = batch.batch_size;
         let parts = split(batch, self.devices.len());
-        // Made here, one after the other: `valid()` settles the running statistics.
-        let replicas: Vec<SegmentationModel> =
-            self.devices.iter().enumerate().map(|(i, device)| replica(model, i, device)).collect();
+        // Forward passes one after the other, here: each part's batch norm updates the running
+        // statistics in turn, as accumulated micro-batches do (and never two threads at once).
+        let forwards: Vec<(usize, f64, Tensor<1>, SegmentationModel)> = parts
+            .into_iter()
+            .zip(&self.devices)
+            .enumerate()
+            .map(|(i, (part, device))| {
+                let replica = if i == 0 { model.clone() } else { model.clone().fork(device) };
+                device.seed(seed);
+                let n = part.batch_size;
+                let (images, targets) = part.into_tensors(device);
+                let value = loss.forward(replica.forward(images), targets);
+                let mean = value.clone().into_scalar::<f32>() as f64;
+                (n, mean, value, replica)
+            })
+            .collect();
+        // Backward passes at once, one thread per device.
         let results: Vec<(usize, f64, GradientsParams)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = parts
+            let handles: Vec<_> = forwards
                 .into_iter()
-                .zip(&self.devices)
-                .zip(replicas)
-                .map(|((part, device), replica)| {
-                    scope.spawn(move || {
-                        device.seed(seed);
-                        let n = part.batch_size;
-                        let (images, targets) = part.into_tensors(device);
-                        let value = loss.forward(replica.forward(images), targets);
-                        let mean = value.clone().into_scalar::<f32>() as f64;
-                        (n, mean, GradientsParams::from_grads(value.backward(), &replica))
-                    })
+                .map(|(n, mean, value, replica)| {
+                    scope.spawn(move || (n, mean, GradientsParams::from_grads(value.backward(), &replica)))
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("a replica's step panicked")).collect()
+            handles.into_iter().map(|h| h.join().expect("a replica's backward panicked")).collect()
         });
         let master = &self.devices[0];
         let mut value = 0.0;
@@ -132,14 +138,6 @@ impl DataParallel {
         }
         (value, sum.expect("at least one part"))
     }
-}
-
-/// The model that trains on part `i`: the model itself for the first, else a copy on `device`
-/// with the same parameter ids (so its gradients add up with the model's) and running
-/// statistics of its own (so the model's are updated by the first part only, as with one device,
-/// and never by two threads at once).
-fn replica(model: &SegmentationModel, i: usize, device: &Device) -> SegmentationModel {
-    if i == 0 { model.clone() } else { model.valid().train().fork(device) }
 }
 
 /// `batch` in at most `parts` consecutive parts of near-equal size (none empty).
