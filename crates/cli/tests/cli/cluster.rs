@@ -104,6 +104,7 @@ fn sigterm_checkpoints_at_a_step_and_the_resumed_run_matches() {
     let stopped = dir.path().join("stopped");
     let mut child = Command::new(env!("CARGO_BIN_EXE_boneseg"))
         .args(["train", "--config", s(&config), "--out", s(&stopped)])
+        .env("BONESEG_LEDGER", dir.path().join("ledger.jsonl"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
