@@ -16,6 +16,7 @@ use crate::loss::LossTerm;
 use crate::optim::OptimConfig;
 use crate::precision::Precision;
 use crate::schedule::ScheduleConfig;
+use crate::sweep::slurm::SlurmConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -103,6 +104,10 @@ pub struct TrainSection {
     /// (see [`crate::precision`]); not used on the CPU, which trains in float32.
     #[serde(default)]
     pub precision: Option<Precision>,
+    /// Data parallel training on these devices of `device` (`[0, 1]`: the first two GPUs), each
+    /// batch split across them (see [`crate::parallel`]); empty or one: the default device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<usize>,
 }
 
 fn default_seed() -> u64 {
@@ -135,6 +140,10 @@ pub struct TrainConfig {
     /// without it, training images are flipped horizontally with p = 0.5.
     #[serde(default)]
     pub augment: Option<toml::Value>,
+    /// What `boneseg sweep --emit slurm` asks the cluster for (partition, time, GPUs); training
+    /// itself ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmConfig>,
 }
 
 impl TrainConfig {
@@ -174,6 +183,16 @@ impl TrainConfig {
                 "train.batch_size, epochs, val_every, log_every and checkpoint_every must be at least 1"
                     .into(),
             );
+        }
+        if train.devices.len() > 1 && train.precision.is_some() && train.device != Backend::Cpu {
+            return Err("train.precision with several train.devices is not supported yet: train in float32, or on one device".into());
+        }
+        if train.devices.len() > train.batch_size {
+            return Err(format!(
+                "train.batch_size {} is smaller than the {} train.devices it is split across",
+                train.batch_size,
+                train.devices.len()
+            ));
         }
         if self.data.size < 32 {
             return Err(format!("data.size {} is below the models' minimum of 32", self.data.size));
