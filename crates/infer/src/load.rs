@@ -8,6 +8,7 @@ use boneseg_models::device::Backend;
 use boneseg_models::{ModelConfig, SegmentationModel};
 use serde::Deserialize;
 
+use crate::mismatch;
 use crate::run::{RunDir, recover_checkpoint};
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +85,6 @@ pub fn load_run(run: &Path, checkpoint: &str, device: Option<&str>) -> Result<Lo
     let weights = checkpoint_dir.join("model.bpk");
     model
         .load_from(&mut BurnpackStore::from_file(&weights))
-        .map_err(|e| setup(format!("{}: {e}", weights.display())))?;
+        .map_err(|_| setup(mismatch::explain(&model, &config.model, &weights, &dir.config_path())))?;
     Ok(LoadedRun { model, config, device })
 }

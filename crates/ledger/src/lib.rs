@@ -140,6 +140,20 @@ pub fn append(path: &Path, record: &Record) -> std::io::Result<()> {
     file.sync_data()
 }
 
+/// Checks that a record could be appended to `path` without writing one: the file opens for
+/// appending, or, when it does not exist yet, its folder takes a new file. A long command checks
+/// this first, so that an unwritable ledger stops it before the work rather than after.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    if path.exists() {
+        return OpenOptions::new().append(true).open(path).map(drop).map_err(named);
+    }
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = folder.join(format!(".{FILE_NAME}.probe-{}", std::process::id()));
+    OpenOptions::new().write(true).create_new(true).open(&probe).map_err(named)?;
+    std::fs::remove_file(&probe).map_err(named)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     #[error("{}: cannot read: {source}", path.display())]
@@ -226,6 +240,19 @@ mod tests {
         assert_eq!(select(&path, &records, "2").unwrap().0, 2);
         let err = select(&path, &records, "3").unwrap_err().to_string();
         assert!(err.contains("use a number from 1 to 2 or `last`"), "{err}");
+    }
+
+    #[test]
+    fn writability_is_checked_without_writing_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        check_writable(&path).unwrap();
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "the probe leaves nothing");
+        append(&path, &Record::new("train")).unwrap();
+        check_writable(&path).unwrap();
+        let blocked = dir.path().join("ledger.jsonl").join("inner.jsonl");
+        let error = check_writable(&blocked).unwrap_err().to_string();
+        assert!(error.contains("ledger.jsonl/inner.jsonl"), "{error}");
     }
 
     #[test]

@@ -6,9 +6,11 @@
 
 pub mod config;
 pub mod data;
+pub mod lock;
 pub mod loss;
 pub mod optim;
 pub mod precision;
+pub mod recovery;
 pub mod schedule;
 pub mod trainer;
 pub mod tune;

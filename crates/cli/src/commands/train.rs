@@ -6,6 +6,7 @@ use anyhow::Context;
 use std::process::ExitCode;
 
 use boneseg_train::config::TrainConfig;
+use boneseg_train::recovery;
 use boneseg_train::trainer::{self, Report, Stop};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -18,7 +19,7 @@ pub struct Args {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
     /// The run directory (default: runs/<config name>-<time>).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long)]
@@ -48,6 +49,7 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
+    check_ledger()?;
     let mut report = BarReport::new();
     let outcome = match (&args.resume, &args.config) {
         (Some(run), _) => {
@@ -55,6 +57,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.overrides.is_empty(),
                 "--set cannot change a run being resumed; start a new run instead"
             );
+            if let Some(position) = recovery::finished(run)? {
+                println!(
+                    "{} has already finished ({} steps): nothing to resume; start a new run with --config to train more",
+                    run.display(),
+                    position.step
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             trainer::resume(run, &mut report)?
         }
         (None, Some(path)) => {
@@ -76,8 +86,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Stop::TimeLimit => "stopped at the time limit (continue with --resume)",
     };
     println!("{why} after {} steps; {best}; run in {}", outcome.position.step, outcome.run.display());
-    record(&outcome, started)?;
+    if let Err(error) = record(&outcome, started) {
+        eprintln!(
+            "warning: the run is complete, but it could not be recorded in the experiment ledger: {error:#}"
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fails before any training when the run could not be recorded at its end.
+pub fn check_ledger() -> anyhow::Result<()> {
+    let ledger = boneseg_ledger::default_path();
+    boneseg_ledger::check_writable(&ledger).with_context(|| {
+        format!(
+            "the experiment ledger {} is not writable, so this run could not be recorded; run from a writable folder or set {} to a writable file",
+            ledger.display(),
+            boneseg_ledger::ENV
+        )
+    })
 }
 
 /// Appends a finished (or stopped) run to the experiment ledger: its resolved config, seed, data

@@ -8,6 +8,7 @@ mod infer;
 mod model;
 mod pipeline;
 mod pretrained;
+mod reliability;
 mod reports;
 mod support;
 mod train;
