@@ -48,6 +48,8 @@ pub enum StoreError {
     Parquet { path: PathBuf, source: parquet::errors::ParquetError },
     #[error("{}: row {row}: {problem}", path.display())]
     Row { path: PathBuf, row: usize, problem: String },
+    #[error("{}: {problem}", path.display())]
+    Corrupt { path: PathBuf, problem: String },
 }
 
 /// The probabilities of one class of one image at or above the floor, quantised to bytes.
@@ -204,7 +206,7 @@ impl ProbReader {
         let length = file.metadata().map_err(|source| StoreError::Io { path: path.clone(), source })?.len();
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
         check_layout(builder.metadata(), length)
-            .map_err(|problem| StoreError::Row { path: path.clone(), row: 0, problem })?;
+            .map_err(|problem| StoreError::Corrupt { path: path.clone(), problem })?;
         let floor = builder
             .metadata()
             .file_metadata()
