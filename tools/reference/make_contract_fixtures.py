@@ -126,12 +126,32 @@ def degenerate(rng, h, w):
     return np.array([(1, y), (w - 2, y), (x, y), (x, 0), (x, h - 1)])
 
 
+def on_the_border(rng, h, w):
+    """What annotation tools write at an image's edge: points exactly on the far border
+    (x == width, y == height, one past the last pixel) or a pixel or two beyond any side."""
+    pts = bone_like(rng, h, w)
+    kind = rng.integers(0, 5)
+    if kind == 0:  # the right side snapped to x == width
+        pts[pts[:, 0] >= np.percentile(pts[:, 0], 70), 0] = w
+    elif kind == 1:  # the bottom snapped to y == height
+        pts[pts[:, 1] >= np.percentile(pts[:, 1], 70), 1] = h
+    elif kind == 2:  # the left side a pixel or two beyond x == 0
+        pts[pts[:, 0] <= np.percentile(pts[:, 0], 30), 0] = -int(rng.integers(1, 3))
+    elif kind == 3:  # overhanging the far corner by 1-3 pixels
+        pts = pts + np.array([w - pts[:, 0].max(), h - pts[:, 1].max()]) + rng.integers(0, 3, 2)
+    else:  # the image's own frame, as a tool that outlines the whole picture writes it
+        pts = np.array([(0, 0), (w, 0), (w, h), (0, h)])
+    return pts
+
+
 CATEGORIES = {
     "bone_like": (bone_like, 80),
     "concave": (concave, 60),
     "self_touching": (self_touching, 50),
     "partly_outside": (partly_outside, 60),
     "degenerate": (degenerate, 50),
+    # Last, so that the cases above keep their random streams.
+    "on_the_border": (on_the_border, 60),
 }
 
 

@@ -16,6 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("augment", &["contract", "data"]),
     ("ensemble", &["contract"]),
     ("report", &["contract", "data", "augment"]),
+    ("fuzz", &["contract", "data", "ensemble"]),
     ("kernels", &[]),
     ("models", &["contract", "hub", "kernels"]),
     ("infer", &["contract", "data", "ensemble", "ledger", "models"]),

@@ -74,12 +74,57 @@ pub enum PolygonProblem {
         "points[{point}] has coordinate `{found}`, which is not an integer (the reference code fills integer points; round them)"
     )]
     NonInteger { point: usize, found: String },
+    #[error(
+        "points[{point}] has coordinate `{found}`, which is far too large for any image (coordinates are pixel positions, at most 2^31 - 1)"
+    )]
+    TooLarge { point: usize, found: String },
     #[error("has {0} point(s); a polygon needs at least 3")]
     TooFewPoints(usize),
     #[error(
         "points[{point}] = [{x}, {y}] lies outside the {width}x{height} image (x must be in 0..{width}, y in 0..{height}); is the label paired with the right image?"
     )]
     OutsideImage { point: usize, x: i32, y: i32, width: usize, height: usize },
+}
+
+/// Points of one polygon that lie outside the image: where the first is, and how many.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PointsOutside {
+    /// The annotation's index in `annotations`.
+    pub index: usize,
+    pub class: usize,
+    /// The first outside point's index in `points`, and its coordinates.
+    pub point: usize,
+    pub x: i32,
+    pub y: i32,
+    pub count: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl PointsOutside {
+    /// The refusal of the strict reading.
+    pub fn into_problem(self) -> AnnotationProblem {
+        let PointsOutside { index, class, point, x, y, width, height, .. } = self;
+        AnnotationProblem::Annotation {
+            index,
+            label: Some(CLASSES[class].to_string()),
+            problem: PolygonProblem::OutsideImage { point, x, y, width, height },
+        }
+    }
+}
+
+impl fmt::Display for PointsOutside {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let more = match self.count {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        write!(
+            f,
+            "annotations[{}] ({}): points[{}] = [{}, {}]{more} outside the {}x{} image; clipped as OpenCV's fillPoly clips them (--strict-points refuses such files)",
+            self.index, CLASSES[self.class], self.point, self.x, self.y, self.width, self.height
+        )
+    }
 }
 
 /// An annotation problem together with the file it was found in.
@@ -121,8 +166,10 @@ impl AnnotationFile {
         Self::parse(&text).map_err(at)
     }
 
-    /// Parses the text of a file.
+    /// Parses the text of a file. A UTF-8 byte-order mark (Windows editors write one) is
+    /// skipped, as the CSV readers skip it.
     pub fn parse(text: &str) -> Result<Self, AnnotationProblem> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let root: Value = serde_json::from_str(text).map_err(|e| syntax_problem(text, &e))?;
         let root = root.as_object().ok_or(AnnotationProblem::NotAnObject)?;
         let annotations = root.get("annotations").ok_or(AnnotationProblem::MissingAnnotations)?;
@@ -142,23 +189,30 @@ impl AnnotationFile {
         Ok(AnnotationFile { filename, polygons })
     }
 
-    /// Checks that every point lies inside a `height x width` image.
+    /// Checks that every point lies inside a `height x width` image (the strict reading; OpenCV
+    /// and [`AnnotationFile::rasterize`] clip what lies outside).
     pub fn check_inside(&self, height: usize, width: usize) -> Result<(), AnnotationProblem> {
-        for (index, polygon) in self.polygons.iter().enumerate() {
-            let outside = polygon
-                .points
-                .iter()
-                .position(|&[x, y]| x < 0 || y < 0 || x as usize >= width || y as usize >= height);
-            if let Some(point) = outside {
-                let [x, y] = polygon.points[point];
-                return Err(AnnotationProblem::Annotation {
-                    index,
-                    label: Some(CLASSES[polygon.class].to_string()),
-                    problem: PolygonProblem::OutsideImage { point, x, y, width, height },
-                });
-            }
+        match self.points_outside(height, width).into_iter().next() {
+            Some(outside) => Err(outside.into_problem()),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// The polygons with points outside a `height x width` image: the first such point of each,
+    /// and how many there are. Annotation tools put points on the far border (`x == width`) or
+    /// a little beyond it.
+    pub fn points_outside(&self, height: usize, width: usize) -> Vec<PointsOutside> {
+        let inside = |&[x, y]: &[i32; 2]| x >= 0 && y >= 0 && (x as usize) < width && (y as usize) < height;
+        self.polygons
+            .iter()
+            .enumerate()
+            .filter_map(|(index, polygon)| {
+                let point = polygon.points.iter().position(|p| !inside(p))?;
+                let [x, y] = polygon.points[point];
+                let count = polygon.points.iter().filter(|p| !inside(p)).count();
+                Some(PointsOutside { index, class: polygon.class, point, x, y, count, width, height })
+            })
+            .collect()
     }
 
     /// Classes with more than one polygon.
@@ -260,13 +314,19 @@ fn parse_point(point: usize, value: &Value) -> Result<[i32; 2], PolygonProblem> 
         .ok_or_else(|| PolygonProblem::BadPoint { point, found: value.to_string() })?;
     let coordinate = |v: &Value| -> Result<i32, PolygonProblem> {
         let non_integer = || PolygonProblem::NonInteger { point, found: v.to_string() };
+        let too_large = || PolygonProblem::TooLarge { point, found: v.to_string() };
         if let Some(i) = v.as_i64() {
-            return i32::try_from(i).map_err(|_| non_integer());
+            return i32::try_from(i).map_err(|_| too_large());
+        }
+        if v.is_u64() {
+            return Err(too_large());
         }
         // 12.0 is accepted as 12; 12.5, strings and nulls are not.
         match v.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 2e9 => Ok(f as i32),
-            _ => Err(non_integer()),
+            Some(f) if f.fract() != 0.0 || !f.is_finite() => Err(non_integer()),
+            Some(f) if f.abs() <= i32::MAX as f64 => Ok(f as i32),
+            Some(_) => Err(too_large()),
+            None => Err(non_integer()),
         }
     };
     Ok([coordinate(&pair[0])?, coordinate(&pair[1])?])
@@ -329,8 +389,23 @@ mod tests {
         let nan = "{\"annotations\": [{\"label\": \"Radius\",\n \"points\": [[1, NaN], [2, 2], [3, 3]]}]}";
         let err = problem(nan);
         assert!(err.contains("line 2, column 17: `NaN` is not a number in JSON"), "{err}");
+        let huge = r#"{"label": "Radius", "points": [[1,1],[1099511627776,2],[3,3]]}"#;
+        assert!(
+            problem(&file(huge)).contains("points[1] has coordinate `1099511627776`, which is far too large")
+        );
+        let huge_float = problem(&file(r#"{"label": "Radius", "points": [[1,1],[2,2],[1e300,3]]}"#));
+        assert!(
+            huge_float.contains("points[2] has coordinate `1e+300`, which is far too large"),
+            "{huge_float}"
+        );
         let whole = r#"{"label": "Radius", "points": [[1.0,1],[2,2],[3,3]]}"#;
         assert!(AnnotationFile::parse(&file(whole)).is_ok(), "integer-valued floats are accepted");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let text = format!("\u{feff}{}", file(&square("Ulna", 1)));
+        assert_eq!(AnnotationFile::parse(&text).unwrap().polygons.len(), 1);
     }
 
     #[test]
@@ -341,6 +416,15 @@ mod tests {
         assert!(
             err.contains("annotations[0] (Capitate): points[1] = [9, 1] lies outside the 8x10 image"),
             "{err}"
+        );
+        let outside = parsed.points_outside(10, 8);
+        assert_eq!(outside.len(), 1);
+        let warning = outside[0].to_string();
+        assert!(
+            warning.contains(
+                "annotations[0] (Capitate): points[1] = [9, 1] and 1 more outside the 8x10 image; clipped"
+            ),
+            "{warning}"
         );
     }
 }

@@ -263,6 +263,7 @@ fn draw_line(mask: &mut BitMask, size: Size, mut p1: Point, mut p2: Point) {
 /// OpenCV's `FillEdgeCollection`: scanline fill with an active edge list kept in x order by a
 /// bubble sort after each row.
 fn fill_edge_collection(mask: &mut BitMask, size: Size, mut edges: Vec<PolyEdge>, delta: i64) {
+    start_at_the_first_row(&mut edges);
     let total = edges.len();
     if total < 2 {
         return;
@@ -340,6 +341,19 @@ fn fill_edge_collection(mask: &mut BitMask, size: Size, mut edges: Vec<PolyEdge>
     }
 }
 
+/// Moves every edge that starts above the image to row 0, where OpenCV's row-by-row walk
+/// (which draws nothing above row 0, only advances each edge by `dx` a row and keeps the active
+/// list sorted by x) would have brought it; edges that end by row 0 never draw. The spans from
+/// row 0 on are the same, and a point at y = -2^31 costs nothing instead of 2^31 empty rows
+/// (OpenCV's own walk takes seconds there; unclipped annotations made that a hang).
+fn start_at_the_first_row(edges: &mut Vec<PolyEdge>) {
+    edges.retain(|e| e.y1 > 0);
+    for edge in edges.iter_mut().filter(|e| e.y0 < 0) {
+        edge.x += -edge.y0 * edge.dx;
+        edge.y0 = 0;
+    }
+}
+
 /// Re-sorts the active list by x, exactly as OpenCV's in-place bubble sort does.
 fn bubble_sort_active(edges: &mut [PolyEdge], head: usize) {
     let mut keep_prelast = NIL;
@@ -409,6 +423,14 @@ mod tests {
         assert_eq!("opencv-5.0".parse::<FillRule>(), Ok(FillRule::OpenCv4_11));
         assert_eq!(FillRule::for_opencv_version("4.5.4"), Some(FillRule::OpenCv4_7));
         assert!("cv2".parse::<FillRule>().is_err());
+    }
+
+    #[test]
+    fn a_point_two_billion_rows_above_costs_nothing() {
+        let started = std::time::Instant::now();
+        let far = filled(8, 8, &[[2, -2_147_483_648], [6, 7], [1, 6]]);
+        assert!(started.elapsed().as_secs_f64() < 0.5, "rows above the image are skipped");
+        assert!(far.iter().filter(|&&v| v == 1).count() > 4, "the visible part is filled");
     }
 
     #[test]

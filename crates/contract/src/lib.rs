@@ -12,6 +12,7 @@ pub mod atomic;
 pub mod classes;
 mod config_name;
 pub mod fill_poly;
+pub mod lock;
 pub mod mask;
 pub mod metric;
 pub mod person;

@@ -17,12 +17,27 @@ pub enum DataError {
     ImageWithoutLabel { image: PathBuf, expected: PathBuf },
     #[error("{}: label file without an image (expected {})", label.display(), expected.display())]
     LabelWithoutImage { label: PathBuf, expected: PathBuf },
+    #[error("{}: a symbolic link that leads nowhere ({problem}); fix or remove it", path.display())]
+    BrokenLink { path: PathBuf, problem: String },
+    #[error("{}: a symbolic link to a folder already listed ({}); a link loop or a second link to one folder would list its images twice", path.display(), first.display())]
+    LinkLoop { path: PathBuf, first: PathBuf },
     #[error("{}: not inside a person folder: images go in IDxxx/ folders, one per person", path.display())]
     NotInPersonFolder { path: PathBuf },
     #[error("{}: {problem}", path.display())]
     Image { path: PathBuf, problem: String },
-    #[error("{}: unexpected image size {width}x{height}; the other images are {expected_width}x{expected_height}", path.display())]
-    ImageSize { path: PathBuf, width: usize, height: usize, expected_width: usize, expected_height: usize },
+    #[error("{}: unexpected image size {width}x{height}; the other images are {expected_width}x{expected_height} ({count} images, {} among them)", path.display(), example.display())]
+    ImageSize {
+        path: PathBuf,
+        width: usize,
+        height: usize,
+        expected_width: usize,
+        expected_height: usize,
+        /// How many images have the expected size, and one of them.
+        count: usize,
+        example: PathBuf,
+    },
+    #[error("{}: the image is {}x{} but {} is {}x{}; the images of a folder must share one size, and no size is shared by most of them", path.display(), size.0, size.1, other.display(), other_size.0, other_size.1)]
+    MixedSizes { path: PathBuf, size: (usize, usize), other: PathBuf, other_size: (usize, usize) },
     #[error("{}: the image name is used twice (also {}); submissions identify images by name, so names must be unique", path.display(), other.display())]
     DuplicateName { path: PathBuf, other: PathBuf },
     #[error(transparent)]

@@ -52,16 +52,46 @@ pub fn png_size(path: &Path) -> Result<(usize, usize), DataError> {
 /// Decodes a PNG into one grey channel (grey PNGs stored as RGB keep their values exactly).
 pub fn read_gray(path: &Path) -> Result<GrayImage, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    check_signature(path, &bytes[..bytes.len().min(8)])?;
-    let decoded = image::load_from_memory_with_format(&bytes, ImageFormat::Png).map_err(|e| {
+    decode_gray(&bytes).map_err(|problem| image_error(path, problem))
+}
+
+/// [`read_gray`] on the bytes of a file; the problem, said for a user, when they are no PNG.
+pub fn decode_gray(bytes: &[u8]) -> Result<GrayImage, String> {
+    check_signature(Path::new(""), &bytes[..bytes.len().min(8)]).map_err(|e| match e {
+        DataError::Image { problem, .. } => problem,
+        other => other.to_string(),
+    })?;
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), ImageFormat::Png);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(decoded_bound(bytes.len()));
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(|e| {
         let message = e.to_string();
-        if message.contains("EOF") || message.contains("end of") || message.contains("truncated") {
-            image_error(path, format!("truncated PNG: {message}"))
+        if let image::ImageError::Limits(_) = e {
+            let claimed = header_size(bytes).map(|(w, h)| format!("{w}x{h} pixels")).unwrap_or_default();
+            format!("corrupt PNG: its header claims {claimed}, more than its {} bytes can hold", bytes.len())
+        } else if message.contains("EOF") || message.contains("end of") || message.contains("truncated") {
+            format!("truncated PNG: {message}")
         } else {
-            image_error(path, format!("corrupt PNG: {message}"))
+            format!("corrupt PNG: {message}")
         }
     })?;
     Ok(decoded.into_luma8())
+}
+
+/// The most a PNG of `len` bytes can decode to: deflate packs at most 1032 bytes into one, so
+/// a header that claims more pixels than the file can hold (100000² in a few hundred bytes)
+/// is refused before its buffer is allocated. A megabyte of slack covers the decoder's own
+/// buffers on small files.
+fn decoded_bound(len: usize) -> u64 {
+    (len as u64).saturating_mul(1032) + (1 << 20)
+}
+
+/// Width and height from the IHDR chunk of a PNG in memory.
+fn header_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let field = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    (bytes.get(12..16)? == b"IHDR").then_some(())?;
+    Some((field(16)?, field(20)?))
 }
 
 /// Writes a grey image as a 3-channel PNG (like the competition's files), atomically.
@@ -106,6 +136,13 @@ mod tests {
         assert_eq!(decoded.color(), image::ColorType::Rgb8, "stored as 3 channels");
     }
 
+    /// PNG's chunk checksum (CRC-32, polynomial 0xEDB88320).
+    fn crc32(bytes: &[u8]) -> u32 {
+        !bytes.iter().fold(!0u32, |crc, &byte| {
+            (0..8).fold(crc ^ byte as u32, |c, _| if c & 1 == 1 { (c >> 1) ^ 0xedb8_8320 } else { c >> 1 })
+        })
+    }
+
     #[test]
     fn bad_files_are_named_and_explained() {
         let dir = tempfile::tempdir().unwrap();
@@ -126,6 +163,14 @@ mod tests {
         assert_eq!(png_size(&cut).unwrap(), (64, 64), "the header survives the cut");
         let err = read_gray(&cut).unwrap_err().to_string();
         assert!(err.contains("cut.png: truncated PNG"), "{err}");
+        // A header that claims 100000 x 100000 pixels, with its checksum right.
+        let mut huge = bytes.clone();
+        huge[16..24].copy_from_slice(&[0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0]);
+        let crc = crc32(&huge[12..29]);
+        huge[29..33].copy_from_slice(&crc.to_be_bytes());
+        let huge = write("huge.png", &huge);
+        let err = read_gray(&huge).unwrap_err().to_string();
+        assert!(err.contains("huge.png: corrupt PNG: its header claims 100000x100000 pixels"), "{err}");
         let header_only = write("h.png", &bytes[..20]);
         assert!(png_size(&header_only).unwrap_err().to_string().contains("no complete IHDR"));
     }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use boneseg_contract::annotation::DuplicateClass;
+use boneseg_contract::annotation::{DuplicateClass, PointsOutside};
 use boneseg_contract::{AnnotationError, AnnotationFile, ClassMasks, FillRule};
 
 use crate::error::DataError;
@@ -15,6 +15,8 @@ pub enum LabelWarning {
     DuplicateClass(DuplicateClass),
     /// The `filename` field names another image than the one paired by path.
     FilenameMismatch { found: String, expected: String },
+    /// Points outside the image: clipped, as OpenCV's fillPoly clips them.
+    PointsOutside(PointsOutside),
 }
 
 impl fmt::Display for LabelWarning {
@@ -24,6 +26,7 @@ impl fmt::Display for LabelWarning {
             LabelWarning::FilenameMismatch { found, expected } => {
                 write!(f, "`filename` is `{found}` but the file is paired with {expected} by its path")
             }
+            LabelWarning::PointsOutside(outside) => write!(f, "{outside}"),
         }
     }
 }
@@ -35,17 +38,38 @@ pub struct Labels {
     pub warnings: Vec<LabelWarning>,
 }
 
-/// Reads the label file of `entry` and fills its polygons at the image's size.
-pub fn load(entry: &ImageEntry, rule: FillRule) -> Result<Labels, DataError> {
+/// How label files are read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LabelOptions {
+    /// Which OpenCV release's fillPoly the masks reproduce.
+    pub rule: FillRule,
+    /// Refuse a file with points outside its image, instead of clipping them with a warning as
+    /// the reference (OpenCV's fillPoly) does.
+    pub strict_points: bool,
+}
+
+impl From<FillRule> for LabelOptions {
+    fn from(rule: FillRule) -> Self {
+        LabelOptions { rule, strict_points: false }
+    }
+}
+
+/// Reads the label file of `entry` and fills its polygons at the image's size. Points outside
+/// the image are clipped with a warning, or refused with `strict_points`.
+pub fn load(entry: &ImageEntry, options: impl Into<LabelOptions>) -> Result<Labels, DataError> {
+    let LabelOptions { rule, strict_points } = options.into();
     let path = entry.label.as_ref().ok_or_else(|| DataError::Image {
         path: entry.image.clone(),
         problem: "this image has no label file".into(),
     })?;
     let file = AnnotationFile::read(path)?;
-    file.check_inside(entry.height, entry.width)
-        .map_err(|problem| AnnotationError { path: path.clone(), problem })?;
+    let outside = file.points_outside(entry.height, entry.width);
+    if let Some(first) = outside.first().filter(|_| strict_points) {
+        return Err(AnnotationError { path: path.clone(), problem: first.clone().into_problem() }.into());
+    }
     let mut warnings: Vec<LabelWarning> =
         file.duplicate_classes().into_iter().map(LabelWarning::DuplicateClass).collect();
+    warnings.extend(outside.into_iter().map(LabelWarning::PointsOutside));
     if let Some(found) = file.filename.as_ref().filter(|&f| f != entry.name()) {
         warnings.push(LabelWarning::FilenameMismatch {
             found: found.clone(),

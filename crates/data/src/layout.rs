@@ -47,9 +47,18 @@ pub struct Listing {
 }
 
 /// Files under `dir` whose extension is `extension` (case-insensitive), by relative path
-/// without extension. Hidden files and folders (a leading `.`) are ignored.
-fn files_by_stem(dir: &Path, extension: &str) -> Result<BTreeMap<String, (String, PathBuf)>, DataError> {
+/// without extension. Hidden files and folders (a leading `.`) are ignored. Symbolic links are
+/// followed (a person folder linked in from elsewhere is listed like any other); a link back to
+/// a folder already listed is a problem, as is a link that leads nowhere: never a silent skip.
+/// Problems are collected in `problems` and the walk goes on.
+fn files_by_stem(
+    dir: &Path,
+    extension: &str,
+    problems: &mut Vec<DataError>,
+) -> Result<BTreeMap<String, (String, PathBuf)>, DataError> {
     let mut found = BTreeMap::new();
+    let canonical = |path: &Path| std::fs::canonicalize(path).map_err(|e| DataError::io(path, e));
+    let mut listed = BTreeMap::from([(canonical(dir)?, dir.to_path_buf())]);
     let mut pending = vec![dir.to_path_buf()];
     while let Some(folder) = pending.pop() {
         let entries = std::fs::read_dir(&folder).map_err(|e| DataError::io(&folder, e))?;
@@ -60,8 +69,21 @@ fn files_by_stem(dir: &Path, extension: &str) -> Result<BTreeMap<String, (String
             if name.starts_with('.') {
                 continue;
             }
-            let kind = entry.file_type().map_err(|e| DataError::io(&path, e))?;
+            let mut kind = entry.file_type().map_err(|e| DataError::io(&path, e))?;
+            if kind.is_symlink() {
+                match std::fs::metadata(&path) {
+                    Ok(target) => kind = target.file_type(),
+                    Err(e) => {
+                        problems.push(DataError::BrokenLink { path, problem: e.to_string() });
+                        continue;
+                    }
+                }
+            }
             if kind.is_dir() {
+                if let Some(first) = listed.insert(canonical(&path)?, path.clone()) {
+                    problems.push(DataError::LinkLoop { path, first });
+                    continue;
+                }
                 pending.push(path);
                 continue;
             }
@@ -94,15 +116,16 @@ pub fn list_images(images: &Path, labels: Option<&Path>, options: ReadOptions) -
     if !images.is_dir() {
         return Err(DataError::MissingFolder { path: images.to_path_buf(), what: "image folder" });
     }
-    let pngs = files_by_stem(images, "png")?;
-    if pngs.is_empty() {
+    let mut problems = Vec::new();
+    let pngs = files_by_stem(images, "png", &mut problems)?;
+    if pngs.is_empty() && problems.is_empty() {
         return Err(DataError::NoImages { path: images.to_path_buf() });
     }
     let mut jsons = match labels {
         Some(dir) if !dir.is_dir() => {
             return Err(DataError::MissingFolder { path: dir.to_path_buf(), what: "label folder" });
         }
-        Some(dir) => files_by_stem(dir, "json")?,
+        Some(dir) => files_by_stem(dir, "json", &mut problems)?,
         None => BTreeMap::new(),
     };
 
@@ -115,6 +138,9 @@ pub fn list_images(images: &Path, labels: Option<&Path>, options: ReadOptions) -
             Err(error)
         }
     };
+    for problem in problems {
+        fail(problem, &mut listing)?;
+    }
     for (stem, (rel, image)) in pngs {
         let label = match labels {
             Some(dir) => match jsons.remove(&stem) {
@@ -145,26 +171,40 @@ pub fn list_images(images: &Path, labels: Option<&Path>, options: ReadOptions) -
     Ok(listing)
 }
 
-/// Every image must have the dataset's size: the most common one.
+/// Every image must have the dataset's size: the one most images have. An image of another
+/// size is named with the size of the rest and one image that has it; when no size has more
+/// images than every other (two images of two sizes), both sides are named.
 fn check_sizes(listing: &mut Listing, options: ReadOptions) -> Result<(), DataError> {
     let mut counts: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     for entry in &listing.entries {
         *counts.entry((entry.width, entry.height)).or_default() += 1;
     }
-    let Some((&(expected_width, expected_height), _)) = counts.iter().max_by_key(|&(_, n)| *n) else {
-        return Ok(());
-    };
-    let (good, bad): (Vec<_>, Vec<_>) = std::mem::take(&mut listing.entries)
-        .into_iter()
-        .partition(|e| (e.width, e.height) == (expected_width, expected_height));
+    let mut by_count: Vec<_> = counts.iter().map(|(&size, &n)| (n, size)).collect();
+    by_count.sort_by(|a, b| b.0.cmp(&a.0));
+    let Some(&(count, expected)) = by_count.first() else { return Ok(()) };
+    let tied = by_count.get(1).is_some_and(|&(n, _)| n == count);
+    let (good, bad): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut listing.entries).into_iter().partition(|e| (e.width, e.height) == expected);
+    let example = good[0].image.clone();
     listing.entries = good;
     for entry in bad {
-        let error = DataError::ImageSize {
-            path: entry.image,
-            width: entry.width,
-            height: entry.height,
-            expected_width,
-            expected_height,
+        let error = if tied {
+            DataError::MixedSizes {
+                path: entry.image,
+                size: (entry.width, entry.height),
+                other: example.clone(),
+                other_size: expected,
+            }
+        } else {
+            DataError::ImageSize {
+                path: entry.image,
+                width: entry.width,
+                height: entry.height,
+                expected_width: expected.0,
+                expected_height: expected.1,
+                count,
+                example: example.clone(),
+            }
         };
         if !options.skip_bad {
             return Err(error);
@@ -176,13 +216,20 @@ fn check_sizes(listing: &mut Listing, options: ReadOptions) -> Result<(), DataEr
 
 /// Fails when two images share a base name (a submission could not tell them apart).
 pub fn check_unique_names(entries: &[ImageEntry]) -> Result<(), DataError> {
-    let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
-    for entry in entries {
-        if let Some(other) = seen.insert(entry.name(), &entry.image) {
-            return Err(DataError::DuplicateName { path: entry.image.clone(), other: other.to_path_buf() });
-        }
-    }
-    Ok(())
+    duplicate_names(entries).into_iter().next().map_or(Ok(()), Err)
+}
+
+/// Every image whose base name an earlier image already has, naming that first image.
+pub fn duplicate_names(entries: &[ImageEntry]) -> Vec<DataError> {
+    let mut first: BTreeMap<&str, &Path> = BTreeMap::new();
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let other = *first.entry(entry.name()).or_insert(&entry.image);
+            (other != entry.image)
+                .then(|| DataError::DuplicateName { path: entry.image.clone(), other: other.to_path_buf() })
+        })
+        .collect()
 }
 
 /// A dataset in the competition layout.
@@ -193,8 +240,12 @@ pub struct Dataset {
     pub train: Vec<ImageEntry>,
     /// Test images, sorted by relative path (the submission's order).
     pub test: Vec<ImageEntry>,
-    /// `meta_data.xlsx` (or `meta_data.csv`) when present.
+    /// `meta_data.xlsx` (or `meta_data.csv`) when present: the rows that read well.
     pub meta: Option<MetaTable>,
+    /// What is wrong with the meta table: opening a dataset does not fail on it (training and
+    /// splitting do not need it, and a missing table is no error either); `data check` reports
+    /// it, and the commands that use the table say so.
+    pub meta_problems: Vec<DataError>,
     /// What `skip_bad` skipped.
     pub skipped: Vec<DataError>,
 }
@@ -230,8 +281,8 @@ impl Dataset {
         };
         let train = read(&train_dir, Some(&Self::train_labels(root)))?;
         let test = read(&test_dir, None)?;
-        let meta = meta::find(root).map(|path| meta::read(&path)).transpose()?;
-        Ok(Dataset { root: root.to_path_buf(), train, test, meta, skipped })
+        let (meta, meta_problems) = meta::find(root).map_or((None, Vec::new()), |path| meta::read_all(&path));
+        Ok(Dataset { root: root.to_path_buf(), train, test, meta, meta_problems, skipped })
     }
 }
 
@@ -291,13 +342,52 @@ mod tests {
         image(&images.join("ID001/b.png"), 8);
         image(&images.join("ID002/c.png"), 9);
         let err = list_images(&images, None, ReadOptions::default()).unwrap_err().to_string();
-        assert!(err.contains("c.png: unexpected image size 9x9; the other images are 8x8"), "{err}");
+        assert!(
+            err.contains("c.png: unexpected image size 9x9; the other images are 8x8 (2 images"),
+            "{err}"
+        );
+        assert!(err.contains("ID001/a.png"), "one image of the common size is named: {err}");
         image(&images.join("loose.png"), 8);
         let listing = list_images(&images, None, ReadOptions { skip_bad: true }).unwrap();
         assert_eq!(listing.entries.len(), 2);
         assert!(
             listing.skipped.iter().any(|e| e.to_string().contains("loose.png: not inside a person folder"))
         );
+    }
+
+    #[test]
+    fn two_images_of_two_sizes_are_both_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("DCM");
+        image(&images.join("ID001/a.png"), 8);
+        image(&images.join("ID002/b.png"), 9);
+        let err = list_images(&images, None, ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("a.png") && err.contains("b.png"), "{err}");
+        assert!(
+            err.contains("8x8") && err.contains("9x9") && err.contains("no size is shared by most"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn linked_person_folders_are_listed_and_loops_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("DCM");
+        image(&images.join("ID001/a.png"), 8);
+        image(&dir.path().join("elsewhere/ID002/b.png"), 8);
+        std::os::unix::fs::symlink(dir.path().join("elsewhere/ID002"), images.join("ID002")).unwrap();
+        let listing = list_images(&images, None, ReadOptions::default()).unwrap();
+        let rels: Vec<_> = listing.entries.iter().map(|e| e.rel.as_str()).collect();
+        assert_eq!(rels, ["ID001/a.png", "ID002/b.png"]);
+
+        std::os::unix::fs::symlink(&images, images.join("ID001/again")).unwrap();
+        let err = list_images(&images, None, ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("ID001/again: a symbolic link to a folder already listed"), "{err}");
+        std::fs::remove_file(images.join("ID001/again")).unwrap();
+
+        std::os::unix::fs::symlink(dir.path().join("gone"), images.join("ID003")).unwrap();
+        let err = list_images(&images, None, ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("ID003: a symbolic link that leads nowhere"), "{err}");
     }
 
     #[test]

@@ -112,11 +112,24 @@ pub fn find(root: &Path) -> Option<PathBuf> {
     ["meta_data.xlsx", "meta_data.csv"].iter().map(|name| root.join(name)).find(|p| p.is_file())
 }
 
-/// Reads the table from `.xlsx` (first sheet) or `.csv`.
+/// Reads the table from `.xlsx` (first sheet) or `.csv`; the first problem is the error.
 pub fn read(path: &Path) -> Result<MetaTable, DataError> {
+    let (table, mut problems) = read_all(path);
+    match table {
+        Some(table) if problems.is_empty() => Ok(table),
+        _ => Err(problems.remove(0)),
+    }
+}
+
+/// Reads the table and every problem in it: the rows that read well (`None` when the file or
+/// its header cannot be read), and one error per bad row.
+pub fn read_all(path: &Path) -> (Option<MetaTable>, Vec<DataError>) {
     let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let (cells, first_row) = if is_csv { read_csv_cells(path)? } else { read_xlsx_cells(path)? };
-    parse_table(path, &cells, first_row, if is_csv { "line" } else { "row" })
+    let cells = if is_csv { read_csv_cells(path) } else { read_xlsx_cells(path) };
+    match cells {
+        Ok((cells, first_row)) => parse_table(path, &cells, first_row, if is_csv { "line" } else { "row" }),
+        Err(problem) => (None, vec![problem]),
+    }
 }
 
 /// Cells as text, and the 1-based row number of the first row.
@@ -153,23 +166,23 @@ fn read_csv_cells(path: &Path) -> Result<(Vec<Vec<String>>, usize), DataError> {
     Ok((cells, 1))
 }
 
+/// The people of the rows that read well, and a problem for each row that does not.
 fn parse_table(
     path: &Path,
     cells: &[Vec<String>],
     first_row: usize,
     row_word: &str,
-) -> Result<MetaTable, DataError> {
-    let header = cells.first().ok_or_else(|| DataError::table(path, "header", "the table is empty"))?;
+) -> (Option<MetaTable>, Vec<DataError>) {
+    let Some(header) = cells.first() else {
+        return (None, vec![DataError::table(path, "header", "the table is empty")]);
+    };
     let header: Vec<&str> = header.iter().map(|h| h.trim()).collect();
     let column = |name: &str| header.iter().position(|&h| h == name);
     let required = [ID, AGE, GENDER, WEIGHT, HEIGHT];
     let missing: Vec<&str> = required.iter().copied().filter(|&name| column(name).is_none()).collect();
     if !missing.is_empty() {
-        return Err(DataError::table(
-            path,
-            "header",
-            format!("missing column(s) {}; found {}", quoted(&missing), quoted(&header)),
-        ));
+        let problem = format!("missing column(s) {}; found {}", quoted(&missing), quoted(&header));
+        return (None, vec![DataError::table(path, "header", problem)]);
     }
     let [id, age, gender, weight, height] = required.map(|name| column(name).expect("checked above"));
     // The remark column has no header (pandas calls it `Unnamed: N`); it comes after `ID`.
@@ -181,41 +194,61 @@ fn parse_table(
         .map(|(i, _)| i);
 
     let mut people: Vec<PersonMeta> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
     for (offset, row) in cells.iter().enumerate().skip(1) {
-        let cell = |i: usize| row.get(i).map_or("", |c| c.trim());
         if row.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let place = |name: &str| format!("{row_word} {}, column {name}", first_row + offset);
-        let bad = |name: &str, expected: &str, i: usize| {
-            DataError::table(path, place(name), format!("cannot read `{}`: expected {expected}", cell(i)))
-        };
-        let number = |name: &str, i: usize| -> Result<f64, DataError> {
-            cell(i).parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| bad(name, "a number", i))
-        };
-        let person_id = number(ID, id)?;
-        if person_id < 0.0 || person_id.fract() != 0.0 {
-            return Err(bad(ID, "a whole person number like 1 for ID001", id));
+        let row =
+            parse_row(path, row, first_row + offset, row_word, [id, age, gender, weight, height], remark);
+        match row {
+            Ok(person) if !seen.insert(person.id) => problems.push(DataError::table(
+                path,
+                format!("{row_word} {}, column {ID}", first_row + offset),
+                format!("person {} appears twice", person.id),
+            )),
+            Ok(person) => people.push(person),
+            Err(problem) => problems.push(problem),
         }
-        let person_age = number(AGE, age)?;
-        if person_age < 0.0 || person_age.fract() != 0.0 {
-            return Err(bad(AGE, "a whole number of years", age));
-        }
-        let person = PersonMeta {
-            id: PersonId(person_id as u32),
-            age: person_age as u32,
-            gender: Gender::parse(cell(gender))
-                .ok_or_else(|| bad(GENDER, "남 (male) or 여 (female)", gender))?,
-            weight_kg: number(WEIGHT, weight)?,
-            height_cm: number(HEIGHT, height)?,
-            remark: remark.map(cell).filter(|r| !r.is_empty()).map(str::to_string),
-        };
-        if people.iter().any(|p| p.id == person.id) {
-            return Err(DataError::table(path, place(ID), format!("person {} appears twice", person.id)));
-        }
-        people.push(person);
     }
-    Ok(MetaTable { path: path.to_path_buf(), people })
+    (Some(MetaTable { path: path.to_path_buf(), people }), problems)
+}
+
+/// One person from row `line`, whose required columns are at `columns` (ID, age, gender,
+/// weight, height).
+fn parse_row(
+    path: &Path,
+    row: &[String],
+    line: usize,
+    row_word: &str,
+    [id, age, gender, weight, height]: [usize; 5],
+    remark: Option<usize>,
+) -> Result<PersonMeta, DataError> {
+    let cell = |i: usize| row.get(i).map_or("", |c| c.trim());
+    let place = |name: &str| format!("{row_word} {line}, column {name}");
+    let bad = |name: &str, expected: &str, i: usize| {
+        DataError::table(path, place(name), format!("cannot read `{}`: expected {expected}", cell(i)))
+    };
+    let number = |name: &str, i: usize| -> Result<f64, DataError> {
+        cell(i).parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| bad(name, "a number", i))
+    };
+    let person_id = number(ID, id)?;
+    if person_id < 0.0 || person_id.fract() != 0.0 {
+        return Err(bad(ID, "a whole person number like 1 for ID001", id));
+    }
+    let person_age = number(AGE, age)?;
+    if person_age < 0.0 || person_age.fract() != 0.0 {
+        return Err(bad(AGE, "a whole number of years", age));
+    }
+    Ok(PersonMeta {
+        id: PersonId(person_id as u32),
+        age: person_age as u32,
+        gender: Gender::parse(cell(gender)).ok_or_else(|| bad(GENDER, "남 (male) or 여 (female)", gender))?,
+        weight_kg: number(WEIGHT, weight)?,
+        height_cm: number(HEIGHT, height)?,
+        remark: remark.map(cell).filter(|r| !r.is_empty()).map(str::to_string),
+    })
 }
 
 fn quoted(names: &[&str]) -> String {
@@ -319,5 +352,21 @@ mod tests {
         std::fs::write(&path, "ID,나이,성별,체중(몸무게),키(신장)\n1,30,여,55,162\n1,41,남,80,178\n")
             .unwrap();
         assert!(read(&path).unwrap_err().to_string().contains("person ID001 appears twice"));
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_and_the_good_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta_data.csv");
+        std::fs::write(
+            &path,
+            "ID,나이,성별,체중(몸무게),키(신장)\n1,x,여,55,162\n2,41,남,80,178\n3,50,?,70,170\n",
+        )
+        .unwrap();
+        let (table, problems) = read_all(&path);
+        assert_eq!(table.unwrap().people.len(), 1);
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("line 2, column 나이") && problems[1].contains("line 4, column 성별"));
     }
 }

@@ -2,11 +2,11 @@
 
 use boneseg_contract::metric::{DiceTable, dice};
 use boneseg_contract::submission::Submission;
-use boneseg_contract::{ClassMasks, FillRule, NUM_CLASSES};
+use boneseg_contract::{ClassMasks, NUM_CLASSES};
 use rayon::prelude::*;
 
 use crate::error::DataError;
-use crate::labels::{self, LabelWarning};
+use crate::labels::{self, LabelOptions, LabelWarning};
 use crate::layout::ImageEntry;
 
 /// The dice table and everything noticed on the way.
@@ -38,8 +38,12 @@ impl ImagePair {
 }
 
 /// The labels of `entry` and the submission's masks for it.
-pub fn pair(submission: &Submission, entry: &ImageEntry, rule: FillRule) -> Result<ImagePair, DataError> {
-    let truth = labels::load(entry, rule)?;
+pub fn pair(
+    submission: &Submission,
+    entry: &ImageEntry,
+    options: impl Into<LabelOptions>,
+) -> Result<ImagePair, DataError> {
+    let truth = labels::load(entry, options)?;
     let mut predicted = ClassMasks::new(entry.height, entry.width);
     let mut missing = Vec::new();
     for class in 0..NUM_CLASSES {
@@ -57,11 +61,12 @@ pub fn pair(submission: &Submission, entry: &ImageEntry, rule: FillRule) -> Resu
 pub fn score(
     submission: &Submission,
     entries: &[ImageEntry],
-    rule: FillRule,
+    options: impl Into<LabelOptions>,
 ) -> Result<ScoreOutcome, DataError> {
+    let options = options.into();
     let per_image: Vec<_> = entries
         .par_iter()
-        .map(|entry| pair(submission, entry, rule).map(|p| (p.dice_row(), p.missing, p.truth.warnings)))
+        .map(|entry| pair(submission, entry, options).map(|p| (p.dice_row(), p.missing, p.truth.warnings)))
         .collect::<Result<_, _>>()?;
     let mut outcome = ScoreOutcome::default();
     for (entry, (row, missing, warnings)) in entries.iter().zip(per_image) {

@@ -34,7 +34,7 @@ use boneseg_contract::{Shard, class_index};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
+use parquet::file::metadata::{KeyValue, ParquetMetaData};
 use parquet::file::properties::WriterProperties;
 
 use crate::runs::{self, Runs};
@@ -59,6 +59,8 @@ pub enum StoreError {
     Row { path: PathBuf, row: usize, problem: String },
     #[error("{}: {problem}", path.display())]
     Parts { path: PathBuf, problem: String },
+    #[error("{}: {problem}", path.display())]
+    Corrupt { path: PathBuf, problem: String },
 }
 
 /// Which slice of the sorted image list a store part holds.
@@ -249,7 +251,10 @@ impl FileReader {
         let path = path.to_path_buf();
         let file = File::open(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
         let parquet = |source| StoreError::Parquet { path: path.clone(), source };
+        let length = file.metadata().map_err(|source| StoreError::Io { path: path.clone(), source })?.len();
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+        check_layout(builder.metadata(), length)
+            .map_err(|problem| StoreError::Corrupt { path: path.clone(), problem })?;
         let metadata = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
         let value = |key: &str| metadata.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.clone());
         let floor = value(FLOOR_KEY).and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_FLOOR);
@@ -327,6 +332,27 @@ impl FileReader {
             probs: SparseProbs { runs, values },
         })
     }
+}
+
+/// Every column chunk must lie inside the file: the Parquet reader asserts that their offsets
+/// and sizes are not negative (a panic on a corrupt file), and reads past the end otherwise.
+fn check_layout(metadata: &ParquetMetaData, file_length: u64) -> Result<(), String> {
+    for (group, row_group) in metadata.row_groups().iter().enumerate() {
+        for column in row_group.columns() {
+            let start = column.dictionary_page_offset().unwrap_or(column.data_page_offset());
+            let length = column.compressed_size();
+            let inside = start >= 0
+                && length >= 0
+                && (start as u64).checked_add(length as u64).is_some_and(|end| end <= file_length);
+            if !inside {
+                return Err(format!(
+                    "corrupt Parquet: column `{}` of row group {group} claims bytes {start}..+{length} of a {file_length}-byte file",
+                    column.column_path()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Iterator for FileReader {

@@ -13,6 +13,7 @@
 //! thresholding, so what validation reports is what inference submits.
 
 pub mod load;
+pub mod mismatch;
 pub mod run;
 pub mod submission;
 pub mod upsample;

@@ -2,12 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use boneseg_models::burn::store::{BurnpackStore, ModuleSnapshot};
+use boneseg_models::burn::store::{BurnpackStore, ModuleSnapshot, burn_pack};
 use boneseg_models::burn::tensor::Device;
 use boneseg_models::device::Backend;
 use boneseg_models::{ModelConfig, SegmentationModel};
 use serde::Deserialize;
 
+use crate::mismatch;
 use crate::run::{RunDir, recover_checkpoint};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +20,10 @@ pub enum InferError {
     #[error("{run} has no `{checkpoint}` checkpoint yet")]
     NoCheckpoint { run: PathBuf, checkpoint: String },
     #[error("{path}: {source}")]
-    Weights { path: PathBuf, source: boneseg_models::burn::store::burn_pack::Error },
+    Weights { path: PathBuf, source: burn_pack::Error },
+    /// The checkpoint's tensors do not fit the model the run's config describes.
+    #[error("{0}")]
+    Mismatch(String),
     #[error("{0}")]
     Thresholds(String),
     #[error("{path}: {source}")]
@@ -92,8 +96,14 @@ pub fn load_run(run: &Path, checkpoint: &str, device: Option<&str>) -> Result<Lo
         })?;
     let mut model = SegmentationModel::new(spec, &device);
     let weights = checkpoint_dir.join("model.bpk");
-    model
-        .load_from(&mut BurnpackStore::from_file(&weights))
-        .map_err(|source| InferError::Weights { path: weights.clone(), source })?;
+    model.load_from(&mut BurnpackStore::from_file(&weights)).map_err(|source| match source {
+        // The store's own error lists every key of both sides; say in a few lines what differs.
+        burn_pack::Error::ValidationError(_)
+        | burn_pack::Error::TensorNotFound(_)
+        | burn_pack::Error::TensorBytesSizeMismatch(_) => {
+            InferError::Mismatch(mismatch::explain(&model, &config.model, &weights, &dir.config_path()))
+        }
+        source => InferError::Weights { path: weights.clone(), source },
+    })?;
     Ok(LoadedRun { model, config, device })
 }

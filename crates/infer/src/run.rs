@@ -3,6 +3,7 @@
 //! ```text
 //! RUN/config.toml          the resolved config (file + --set overrides)
 //! RUN/run.json             seed, git revision, command line, device, start time
+//! RUN/run.lock             held by the process training the run (see `boneseg_train::lock`)
 //! RUN/steps.csv            per logged step: loss, learning rate, images/s, data wait share
 //! RUN/epochs.csv           per epoch: train loss, validation mean dice, time
 //! RUN/validation/epochNNN.csv   the per-class dice table of each validation
@@ -54,16 +55,25 @@ pub const STEPS_HEADER: &str = "step,epoch,loss,lr,images_per_s,data_wait_share"
 pub const EPOCHS_HEADER: &str = "epoch,step,train_loss,val_mean_dice,seconds";
 
 impl RunDir {
-    /// A new run directory; refuses one that already holds a run (resume it instead).
+    /// A new run directory; refuses one that already holds a run with a checkpoint (resume it
+    /// instead). A folder whose run never reached a checkpoint (its setup failed, or it was
+    /// killed first) holds nothing to resume and is started afresh.
     pub fn create(root: &Path, config_toml: &str, info: &RunInfo) -> std::io::Result<Self> {
-        if root.join("config.toml").exists() {
+        let run = Self { root: root.to_path_buf() };
+        if root.join("config.toml").exists() && run.has_checkpoint() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
                 format!("{} already holds a run; continue it with --resume {0}", root.display()),
             ));
         }
-        std::fs::create_dir_all(root.join("checkpoints"))?;
-        std::fs::create_dir_all(root.join("validation"))?;
+        let at = |path: PathBuf| move |e: std::io::Error| named(&path, e);
+        for folder in ["checkpoints", "validation"] {
+            let path = root.join(folder);
+            if path.exists() {
+                std::fs::remove_dir_all(&path).map_err(at(path.clone()))?;
+            }
+            std::fs::create_dir_all(&path).map_err(at(path.clone()))?;
+        }
         write_atomic(root.join("config.toml"), config_toml.as_bytes())?;
         write_atomic(
             root.join("run.json"),
@@ -71,7 +81,15 @@ impl RunDir {
         )?;
         write_atomic(root.join("steps.csv"), format!("{STEPS_HEADER}\n").as_bytes())?;
         write_atomic(root.join("epochs.csv"), format!("{EPOCHS_HEADER}\n").as_bytes())?;
-        Ok(Self { root: root.to_path_buf() })
+        Ok(run)
+    }
+
+    /// Whether a checkpoint (whole, or a swap a crash cut short) is there to resume from.
+    pub fn has_checkpoint(&self) -> bool {
+        ["last", "best"].iter().any(|name| {
+            let dir = self.checkpoint(name);
+            dir.exists() || dir.with_extension("old").exists()
+        })
     }
 
     /// An existing run directory, to resume or predict with.
@@ -135,6 +153,11 @@ impl RunDir {
     }
 }
 
+/// An I/O error that names its path (`Permission denied` alone does not say where).
+fn named(path: &Path, error: std::io::Error) -> std::io::Error {
+    std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
+
 /// Replaces the checkpoint directory `dest` with `staging` so that a crash at any moment leaves
 /// either the old or the new checkpoint whole: `dest` moves to `dest.old` first, and
 /// [`recover_checkpoint`] puts it back if the swap was cut short.
@@ -177,7 +200,21 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("steps.csv")).unwrap();
         assert_eq!(text.lines().count(), 4);
         assert!(text.starts_with(STEPS_HEADER));
-        assert!(RunDir::create(dir.path(), "", &RunInfo::new(1, "cpu")).is_err());
+    }
+
+    #[test]
+    fn a_run_without_a_checkpoint_is_started_afresh_and_one_with_a_checkpoint_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path(), "x = 1\n", &RunInfo::new(1, "cpu")).unwrap();
+        run.append("steps.csv", "1,0,0.5,0.001,1.0,0.1").unwrap();
+        std::fs::create_dir_all(run.checkpoint("last.staging")).unwrap();
+        let run = RunDir::create(dir.path(), "x = 2\n", &RunInfo::new(1, "cpu")).unwrap();
+        assert_eq!(std::fs::read_to_string(run.config_path()).unwrap(), "x = 2\n");
+        assert_eq!(std::fs::read_to_string(dir.path().join("steps.csv")).unwrap().lines().count(), 1);
+        assert!(!run.checkpoint("last.staging").exists(), "leftovers of the failed start are gone");
+        std::fs::create_dir_all(run.checkpoint("best")).unwrap();
+        let error = RunDir::create(dir.path(), "", &RunInfo::new(1, "cpu")).err().unwrap().to_string();
+        assert!(error.contains("already holds a run; continue it with --resume"), "{error}");
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod git;
 mod time;
 
 use std::collections::BTreeMap;
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -175,6 +176,18 @@ pub fn append(path: &Path, record: &Record) -> std::io::Result<PathBuf> {
     Ok(dest)
 }
 
+/// Checks that a record could be added to the ledger named by `path` without adding one: its
+/// records folder is made (as `append` makes it) and takes a new file. A long command checks
+/// this first, so that an unwritable ledger stops it before the work rather than after.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    let records = records_dir(path);
+    let named = |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", records.display()));
+    std::fs::create_dir_all(&records).map_err(named)?;
+    let probe = records.join(format!(".probe-{}", std::process::id()));
+    OpenOptions::new().write(true).create_new(true).open(&probe).map_err(named)?;
+    std::fs::remove_file(&probe).map_err(named)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     #[error("{}: cannot read: {source}", path.display())]
@@ -287,6 +300,21 @@ mod tests {
         assert_eq!(select(&path, &records, "2").unwrap().0, 2);
         let err = select(&path, &records, "3").unwrap_err().to_string();
         assert!(err.contains("use a number from 1 to 2 or `last`"), "{err}");
+    }
+
+    #[test]
+    fn writability_is_checked_without_writing_a_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        check_writable(&path).unwrap();
+        let records = records_dir(&path);
+        assert!(std::fs::read_dir(&records).unwrap().next().is_none(), "the probe leaves no record");
+        append(&path, &Record::new("train")).unwrap();
+        check_writable(&path).unwrap();
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, "").unwrap();
+        let error = check_writable(&file.join("ledger.jsonl")).unwrap_err().to_string();
+        assert!(error.contains("not-a-folder/ledger.d"), "{error}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use boneseg_contract::atomic::write_atomic;
+use boneseg_contract::lock::{LockFile, describe_holder};
 use boneseg_contract::rng::Random;
 use boneseg_contract::{AnnotationFile, PersonId};
 use boneseg_data::image_io::{GrayImage, write_gray_png};
@@ -117,6 +118,14 @@ pub fn generate(
     }
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
     let staging = out.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    if let Some(parent) = staging.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    remove_abandoned_staging(out, &name);
+    // Held while the staging folder is written: a later synth removes only unheld ones.
+    let _lock = LockFile::try_acquire(&lock_of(&staging)).map_err(io_error(&staging))?.map_err(|holder| {
+        SynthError::Config(format!("{} is held by {}", staging.display(), describe_holder(&holder)))
+    })?;
     let written = write_dataset(&staging, config, progress).and_then(|images| {
         if out.exists() {
             std::fs::remove_dir_all(out).map_err(io_error(out))?;
@@ -127,6 +136,7 @@ pub fn generate(
     if written.is_err() {
         let _ = std::fs::remove_dir_all(&staging);
     }
+    let _ = std::fs::remove_file(lock_of(&staging));
     let images = written?;
     let test_images = 2 * config.test_people;
     Ok(SynthSummary {
@@ -134,6 +144,36 @@ pub fn generate(
         test_images,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Removes the staging folders of earlier `synth` runs into `out` that were interrupted (a
+/// Ctrl-C, a kill): those whose lock no process holds any more. A synth still writing keeps its.
+fn remove_abandoned_staging(out: &Path, name: &str) {
+    let Some(parent) = out.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    let prefix = format!(".{name}.partial-");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file_name.strip_prefix(&prefix) else { continue };
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || !entry.path().is_dir() {
+            continue;
+        }
+        let lock = lock_of(&entry.path());
+        if let Ok(Ok(held)) = LockFile::try_acquire(&lock) {
+            let _ = std::fs::remove_dir_all(entry.path());
+            drop(held);
+            let _ = std::fs::remove_file(lock);
+        }
+    }
+}
+
+/// The lock file beside a staging folder.
+fn lock_of(staging: &Path) -> PathBuf {
+    let mut name = staging.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError {

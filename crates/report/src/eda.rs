@@ -223,7 +223,7 @@ fn image_facts(entry: &ImageEntry, rule: FillRule) -> Result<(ImageFacts, PairCo
         .iter()
         .filter_map(|w| match w {
             labels::LabelWarning::DuplicateClass(d) => Some(d.to_string()),
-            labels::LabelWarning::FilenameMismatch { .. } => None,
+            labels::LabelWarning::FilenameMismatch { .. } | labels::LabelWarning::PointsOutside(_) => None,
         })
         .collect();
     let facts = ImageFacts {

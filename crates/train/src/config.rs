@@ -61,6 +61,10 @@ pub struct DataConfig {
     pub prefetch: usize,
     #[serde(default)]
     pub fill_rule: FillRule,
+    /// Refuse label files with points outside their image instead of clipping them with a
+    /// warning, as OpenCV's fillPoly (the reference) clips them.
+    #[serde(default)]
+    pub strict_points: bool,
 }
 
 fn default_folds() -> usize {
@@ -147,22 +151,21 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// The file at `path` with the overrides applied, in order.
+    /// The file at `path` with the overrides applied, in order. A config that is invalid only
+    /// because of an override is blamed on that `--set`, not on the file.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        let mut tree: toml::Table = toml::from_str(&text)
+        let tree: toml::Table = toml::from_str(&text)
             .map_err(|e| ConfigError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
-        for assignment in overrides {
-            apply_override(&mut tree, assignment)?;
+        match resolve(tree.clone(), overrides) {
+            Ok(config) => Ok(config),
+            Err(Unresolved::Override(error)) => Err(error),
+            Err(Unresolved::Invalid(message)) => Err(match culprit(&tree, overrides, &message) {
+                Some(assignment) => ConfigError::Override { assignment: assignment.clone(), message },
+                None => ConfigError::Invalid { path: path.display().to_string(), message },
+            }),
         }
-        let config: TrainConfig = toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| {
-            ConfigError::Invalid { path: path.display().to_string(), message: e.to_string() }
-        })?;
-        config
-            .check()
-            .map_err(|message| ConfigError::Invalid { path: path.display().to_string(), message })?;
-        Ok(config)
     }
 
     /// The config as TOML, as a run directory records it.
@@ -218,6 +221,39 @@ impl TrainConfig {
     }
 }
 
+/// Why a tree and its overrides make no config.
+enum Unresolved {
+    /// An override that cannot be applied (it names its `--set`).
+    Override(ConfigError),
+    /// The result breaks a rule of the config, said without a place.
+    Invalid(String),
+}
+
+/// `tree` with `overrides` applied, read and checked as a config.
+fn resolve(mut tree: toml::Table, overrides: &[String]) -> Result<TrainConfig, Unresolved> {
+    for assignment in overrides {
+        apply_override(&mut tree, assignment).map_err(Unresolved::Override)?;
+    }
+    let config: TrainConfig = toml::Value::Table(tree)
+        .try_into()
+        .map_err(|e: toml::de::Error| Unresolved::Invalid(e.to_string().trim_end().to_string()))?;
+    config.check().map_err(Unresolved::Invalid)?;
+    Ok(config)
+}
+
+/// The override without which the config no longer fails with `message`: a typo in
+/// `--set optim.lrr=1e-3` is the `--set`'s fault, not the file's. `None` when the file itself
+/// fails that way.
+fn culprit<'a>(tree: &toml::Table, overrides: &'a [String], message: &str) -> Option<&'a String> {
+    overrides.iter().enumerate().rev().find_map(|(i, assignment)| {
+        let others: Vec<String> =
+            overrides.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, o)| o.clone()).collect();
+        let same_failure =
+            matches!(resolve(tree.clone(), &others), Err(Unresolved::Invalid(m)) if m == message);
+        (!same_failure).then_some(assignment)
+    })
+}
+
 /// Writes `value` at the dotted `key` of the tree; the value is read as TOML (`3e-4`, `true`,
 /// `[1, 2]`, `"text"`) and, failing that, taken as a string (`--set data.root=/data/x`).
 fn apply_override(tree: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
@@ -260,6 +296,29 @@ mod tests {
         assert_eq!(tree["train"]["epochs"].as_integer(), Some(3));
         let error = apply_override(&mut tree, "optim.lr.x=1").unwrap_err().to_string();
         assert!(error.contains("`lr` is not a table"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_override_is_blamed_on_its_set_and_a_bad_file_on_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let text = "loss = [{ kind = \"bce\", weight = 1.0 }]\n[model]\narch = \"unet\"\nencoder = \"resnet18\"\n\
+                    [data]\nroot = \"d\"\nsize = 256\n[train]\nepochs = 1\nbatch_size = 1\n\
+                    [optim]\nkind = \"adam\"\nlr = 1e-3\n";
+        std::fs::write(&path, text).unwrap();
+        let overrides =
+            ["data.size=512".to_string(), "optim.lrr=1e-3".to_string(), "train.epochs=2".to_string()];
+        let error = TrainConfig::load(&path, &overrides).unwrap_err().to_string();
+        assert!(error.starts_with("--set optim.lrr=1e-3: "), "{error}");
+        assert!(error.contains("lrr"), "{error}");
+        let error = TrainConfig::load(&path, &["data.crop=1024".into()]).unwrap_err().to_string();
+        assert!(error.starts_with("--set data.crop=1024: data.crop 1024 must lie"), "{error}");
+        std::fs::write(&path, text.replace("lr = 1e-3", "lrr = 1e-3")).unwrap();
+        let error = TrainConfig::load(&path, &overrides[..1]).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&path.display().to_string()),
+            "the file's own typo names the file: {error}"
+        );
     }
 
     #[test]

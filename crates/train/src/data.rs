@@ -92,6 +92,9 @@ impl DataSplit {
         report: &mut dyn FnMut(&str),
     ) -> Result<DataSplit, PrepareError> {
         let dataset = Dataset::open(root, ReadOptions::default())?;
+        for problem in &dataset.meta_problems {
+            report(&format!("warning: {problem} (training does not need the meta table)"));
+        }
         let chosen = Selection::resolve(&dataset.train, selection)?;
         report(&format!(
             "data: {} training and {} validation images (fold {}), {} excluded",
@@ -128,6 +131,7 @@ fn selection_options(config: &TrainConfig) -> SelectionOptions {
 fn cache_options(config: &TrainConfig) -> CacheOptions {
     CacheOptions {
         dir: config.data.cache_dir.clone(),
+        strict_points: config.data.strict_points,
         ..CacheOptions::new(config.data.size, config.fill_rule())
     }
 }

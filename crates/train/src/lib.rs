@@ -7,11 +7,13 @@
 pub mod bench;
 pub mod config;
 pub mod data;
+pub mod lock;
 pub mod loss;
 pub mod optim;
 pub mod parallel;
 pub mod precision;
 pub mod record;
+pub mod recovery;
 pub mod schedule;
 pub mod stop;
 pub mod sweep;

@@ -307,7 +307,16 @@ fn bce_elementwise(logits: Tensor<4>, targets: Tensor<4>, pos_weight: Option<&[f
 /// `BCEWithLogitsLoss(pos_weight=w.view(C, 1, 1))`: the mean over all elements. The weight
 /// is per class (axis 1), which in torch needs the `[C, 1, 1]` shape to broadcast over NCHW.
 pub fn bce_with_logits(logits: Tensor<4>, targets: Tensor<4>, pos_weight: Option<&[f64]>) -> Tensor<1> {
-    bce_elementwise(logits, targets, pos_weight).mean()
+    mean_in_fixed_order(bce_elementwise(logits, targets, pos_weight))
+}
+
+/// The mean of all elements, summed plane by plane and then over the planes. The same value
+/// as `mean()`, but always summed in the same order: flex sums a tensor of 4M values or more
+/// (a batch of 4 at 256²) in rayon-sized chunks whose grouping changes from call to call, and
+/// that would make two runs with one seed part after a few steps.
+fn mean_in_fixed_order(values: Tensor<4>) -> Tensor<1> {
+    let [n, c, h, w] = values.dims();
+    values.reshape([n * c, h * w]).sum_dim(1).sum().div_scalar((n * c * h * w) as f64)
 }
 
 /// SMP `FocalLoss(mode="multilabel", alpha, gamma)`: `(1 - p_t)^gamma * bce`, weighted by
@@ -321,7 +330,7 @@ pub fn focal_with_logits(logits: Tensor<4>, targets: Tensor<4>, alpha: Option<f6
     if let Some(alpha) = alpha {
         loss = loss * targets.mul_scalar(2.0 * alpha - 1.0).add_scalar(1.0 - alpha);
     }
-    loss.mean()
+    mean_in_fixed_order(loss)
 }
 
 /// The Tversky family on sigmoid probabilities (SMP `soft_tversky_score`):

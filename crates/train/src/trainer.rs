@@ -8,7 +8,7 @@ use std::time::Instant;
 use boneseg_contract::atomic::write_atomic;
 use boneseg_contract::rng::{GOLDEN_GAMMA, mix64};
 use boneseg_hub::Hub;
-use boneseg_infer::run::{RunDir, RunInfo, recover_checkpoint, swap_checkpoint};
+use boneseg_infer::run::{RunDir, RunInfo, swap_checkpoint};
 use boneseg_models::SegmentationModel;
 use boneseg_models::burn::module::Module;
 use boneseg_models::burn::optim::GradientsParams;
@@ -18,12 +18,14 @@ use boneseg_models::pretrained::{self, Fetched, PretrainedError};
 use boneseg_models::weights::{WeightsError, load_into_encoder, load_start_weights, save_burnpack};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, TrainConfig};
+use crate::config::{ConfigError, ModelConfig, TrainConfig};
 use crate::data::{DataSplit, Loader, PrepareError, batch_count};
+use crate::lock::{LockError, RunLock};
 use crate::loss::{Loss, LossError};
 use crate::optim::{Optim, OptimError};
 use crate::parallel::{self, DataParallel};
 use crate::precision::{LossScale, MixedPrecision};
+use crate::recovery::{discard_staging, resumable_checkpoint};
 use crate::schedule::Schedule;
 use crate::validate::{ValidateOptions, validate};
 
@@ -34,8 +36,8 @@ pub enum TrainError {
     /// The model or the backend the config asks for (the message names the key).
     #[error("{0}")]
     Model(String),
-    #[error("{} has no checkpoint to resume from yet", run.display())]
-    NothingToResume { run: PathBuf },
+    #[error(transparent)]
+    Locked(#[from] LockError),
     #[error(transparent)]
     Loss(#[from] LossError),
     #[error(transparent)]
@@ -61,6 +63,7 @@ pub enum TrainError {
 
 /// Where a run stands: enough, with the model, optimiser and schedule, to go on exactly.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Position {
     /// The epoch being trained (0-based) and the next batch within it.
     pub epoch: usize,
@@ -71,6 +74,10 @@ pub struct Position {
     pub best_epoch: Option<usize>,
     /// Validations since the best one (early stopping).
     pub since_best: usize,
+    /// The current epoch's training losses so far, summed, and their count: `epochs.csv`'s
+    /// `train_loss` of an epoch a resume cut in two averages all its steps.
+    pub epoch_loss_sum: f64,
+    pub epoch_loss_steps: usize,
 }
 
 /// Why training ended.
@@ -99,7 +106,13 @@ pub trait Report {
 /// A new run in `run_root` from `config`. Pretrained encoder weights (`model.encoder_weights`)
 /// are fetched first (from the cache, else the hub: see [`Hub::from_env`]), and the input
 /// normalisation they come with is written into the run's config unless `model.input` sets one.
-pub fn train(
+pub fn train(config: TrainConfig, run_root: &Path, report: &mut dyn Report) -> Result<Outcome, TrainError> {
+    let _lock = RunLock::acquire(run_root)?;
+    train_locked(config, run_root, report)
+}
+
+/// [`train`] in a run folder this process has locked.
+fn train_locked(
     mut config: TrainConfig,
     run_root: &Path,
     report: &mut dyn Report,
@@ -133,12 +146,22 @@ enum Start {
     Resume(PathBuf),
 }
 
-/// Continues the run in `run_root` from its last checkpoint.
+/// Continues the run in `run_root` from its newest complete checkpoint (see
+/// [`resumable_checkpoint`]); a run that never reached one starts again from its `config.toml`.
 pub fn resume(run_root: &Path, report: &mut dyn Report) -> Result<Outcome, TrainError> {
+    let _lock = RunLock::acquire(run_root)?;
     let run = RunDir::open(run_root)?;
     let config = TrainConfig::load(&run.config_path(), &[])?;
-    let checkpoint = recover_checkpoint(&run.checkpoint("last"))?
-        .ok_or_else(|| TrainError::NothingToResume { run: run_root.to_path_buf() })?;
+    let Some(checkpoint) = resumable_checkpoint(&run)? else {
+        report.message(&format!(
+            "{} has no checkpoint yet (its run stopped before the first): starting it from the beginning",
+            run_root.display()
+        ));
+        return train_locked(config, run_root, report);
+    };
+    if !checkpoint.ends_with("last") {
+        report.message(&format!("the last checkpoint is incomplete: resuming from {}", checkpoint.display()));
+    }
     Session::new(config, run, Start::Resume(checkpoint), report)?.run(report)
 }
 
@@ -298,7 +321,8 @@ impl Session {
             let epoch_started = Instant::now();
             let mut loader = Loader::new(&self.data, &self.config, epoch, self.position.batch);
             let batches = loader.batches();
-            let (mut loss_sum, mut loss_count) = (0.0, 0);
+            // Steps of this session in this epoch, for the throughput.
+            let mut session_steps = 0;
             while let Some(batch) = loader.next_batch() {
                 let lr = self.schedule.lr(self.optim.updates() as usize);
                 // The step's own seed makes dropout the same in a resumed run.
@@ -355,13 +379,14 @@ impl Session {
                 }
                 self.position.step += 1;
                 self.position.batch += 1;
-                loss_sum += value;
-                loss_count += 1;
+                self.position.epoch_loss_sum += value;
+                self.position.epoch_loss_steps += 1;
+                session_steps += 1;
                 if self.position.step.is_multiple_of(self.config.train.log_every)
                     || self.position.batch == batches
                 {
                     let images_per_s =
-                        (loss_count * batch_size) as f64 / epoch_started.elapsed().as_secs_f64();
+                        (session_steps * batch_size) as f64 / epoch_started.elapsed().as_secs_f64();
                     let wait_share = loader.wait_share();
                     self.run.append(
                         "steps.csv",
@@ -377,7 +402,7 @@ impl Session {
                     batches,
                     value,
                     lr,
-                    (loss_count * batch_size) as f64 / epoch_started.elapsed().as_secs_f64(),
+                    (session_steps * batch_size) as f64 / epoch_started.elapsed().as_secs_f64(),
                 );
                 if self
                     .config
@@ -406,9 +431,11 @@ impl Session {
                     return Ok(self.outcome(Stop::Interrupted));
                 }
             }
-            let train_loss = if loss_count > 0 { loss_sum / loss_count as f64 } else { f64::NAN };
+            let (sum, steps) = (self.position.epoch_loss_sum, self.position.epoch_loss_steps);
+            let train_loss = if steps > 0 { sum / steps as f64 } else { f64::NAN };
             self.position.epoch += 1;
             self.position.batch = 0;
+            (self.position.epoch_loss_sum, self.position.epoch_loss_steps) = (0.0, 0);
             let mut val_dice = None;
             if (epoch + 1).is_multiple_of(self.config.train.val_every) || epoch + 1 == epochs {
                 val_dice = Some(self.validate(epoch, report)?);
@@ -459,26 +486,39 @@ impl Session {
         Ok(mean)
     }
 
-    /// Writes a checkpoint through a staging directory (see [`swap_checkpoint`]).
+    /// Writes a checkpoint through a staging directory (see [`swap_checkpoint`]); a checkpoint
+    /// that fails half-way (a full disk) leaves no staging files behind.
     fn save(&self, name: &str) -> Result<(), TrainError> {
+        let staging = self.run.checkpoint(name).with_extension("staging");
+        self.write_checkpoint(name, &staging).map_err(|error| {
+            discard_staging(&staging);
+            match error {
+                TrainError::Io(source) => TrainError::Checkpoint {
+                    path: self.run.checkpoint(name),
+                    message: format!("cannot write the checkpoint: {source}"),
+                },
+                other => other,
+            }
+        })
+    }
+
+    fn write_checkpoint(&self, name: &str, staging: &Path) -> Result<(), TrainError> {
         // BatchNorm's running statistics hold the last batch's update pending until the next
         // forward; `valid()` folds it in, so that the checkpoint is what the next step will see.
         drop(self.model.valid());
         let dest = self.run.checkpoint(name);
-        let staging = dest.with_extension("staging");
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging)?;
-        }
-        std::fs::create_dir_all(&staging)?;
+        discard_staging(staging);
+        std::fs::create_dir_all(staging)?;
         save_burnpack(&self.model, &staging.join("model.bpk"))?;
         self.optim.save(&staging.join("optim.bpk"), &self.model)?;
         let state = CheckpointState {
             position: self.position.clone(),
             schedule: self.schedule.clone(),
             loss_scale: self.mixed.as_ref().and_then(|m| m.loss_scale.clone()),
+            model: Some(self.config.model.clone()),
         };
         std::fs::write(staging.join("state.json"), serde_json::to_vec_pretty(&state).expect("serialisable"))?;
-        swap_checkpoint(&staging, &dest)?;
+        swap_checkpoint(staging, &dest)?;
         Ok(())
     }
 
@@ -494,6 +534,10 @@ struct CheckpointState {
     /// f16 mixed precision's loss scale.
     #[serde(default)]
     loss_scale: Option<LossScale>,
+    /// The `[model]` the weights are of: a config changed after training is told apart from a
+    /// damaged checkpoint (see `boneseg_infer::mismatch`).
+    #[serde(default)]
+    model: Option<ModelConfig>,
 }
 
 fn load_model(model: SegmentationModel, path: &Path) -> Result<SegmentationModel, TrainError> {

@@ -172,3 +172,26 @@ fn saturated_logits_stay_finite() {
     ));
     assert!((bce - 100.0).abs() < 1e-4, "BCE of logit 100 against 0 is 100, got {bce}");
 }
+
+/// A batch past the 4M values at which burn's CPU backend sums a tensor on several threads (in
+/// an order that changes from call to call) gets the same loss bits every time, so two runs
+/// with one seed do not part at the first step.
+#[test]
+fn the_loss_of_a_large_batch_is_the_same_bits_every_time() {
+    let device = Device::flex();
+    let shape = [4, 29, 192, 192];
+    let count: usize = shape.iter().product();
+    assert!(count >= 4 << 20, "past flex's parallel threshold");
+    let logits: Vec<f32> = (0..count).map(|i| ((i * 7919) % 2003) as f32 / 200.0 - 5.0).collect();
+    let targets: Vec<f32> = (0..count).map(|i| ((i / 97) % 3 == 0) as u8 as f32).collect();
+    let bce = Loss::new(&[LossTerm::new(LossKind::Bce, 1.0)]).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+    let loss = || {
+        let (x, t) = (tensor4(logits.clone(), shape, &device), tensor4(targets.clone(), shape, &device));
+        pool.install(|| bce.forward(x, t).into_scalar::<f32>().to_bits())
+    };
+    let first = loss();
+    for _ in 0..10 {
+        assert_eq!(loss(), first, "the loss's sum changed order");
+    }
+}

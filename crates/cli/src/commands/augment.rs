@@ -49,7 +49,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::read(&args.config)?;
     let image = read_gray(&args.image)?;
     let masks =
-        args.labels.as_ref().map(|path| image_masks(&image, path, args.fill_rule.fill_rule)).transpose()?;
+        args.labels.as_ref().map(|path| image_masks(&image, path, args.fill_rule.options())).transpose()?;
     let grid = preview_grid(&pipeline, &image, masks.as_ref(), args.n, args.seed, args.tile);
     write_rgb_png(&args.out, &grid).with_context(|| "cannot write the preview grid")?;
     println!("wrote {} ({} samples, {} steps)", args.out.display(), args.n, pipeline.steps.len());

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use boneseg_data::image_io::read_gray;
+use boneseg_data::layout::duplicate_names;
 use boneseg_data::{Dataset, ReadOptions, labels};
 use rayon::prelude::*;
 
@@ -29,6 +30,11 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let Command::Check(args) = command;
     let dataset = Dataset::open(&args.data, ReadOptions { skip_bad: true })?;
     let mut problems: Vec<String> = dataset.skipped.iter().map(ToString::to_string).collect();
+    problems.extend(dataset.meta_problems.iter().map(ToString::to_string));
+    // A submission names images by base name, so they must be unique within each set.
+    for set in [&dataset.train, &dataset.test] {
+        problems.extend(duplicate_names(set).iter().map(ToString::to_string));
+    }
     let mut warnings = Vec::new();
     let entries: Vec<_> = dataset.train.iter().chain(&dataset.test).collect();
     let bar = progress::bar(entries.len(), "images");
@@ -40,7 +46,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 found.0.push(error.to_string());
             }
             if let Some(label) = &entry.label {
-                match labels::load(entry, args.fill_rule.fill_rule) {
+                match labels::load(entry, args.fill_rule.options()) {
                     Ok(loaded) => {
                         found.1.extend(loaded.warnings.iter().map(|w| format!("{}: {w}", label.display())))
                     }
@@ -57,6 +63,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         warnings.extend(odd);
     }
     match &dataset.meta {
+        None if !dataset.meta_problems.is_empty() => {}
         Some(meta) => {
             let people: std::collections::BTreeSet<_> = entries.iter().map(|e| e.person).collect();
             for person in people.iter().filter(|&&p| meta.get(p).is_none()) {

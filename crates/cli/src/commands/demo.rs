@@ -31,7 +31,7 @@ const QUICK_CPU: &str = include_str!("../../../../configs/quick-cpu.toml");
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.out.join("data");
-    let fill_rule = FillArgs { fill_rule: Default::default() };
+    let fill_rule = FillArgs { fill_rule: Default::default(), strict_points: false };
     let step = |title: &str| println!("\n== {title}");
 
     step("1. generate a phantom dataset (boneseg synth)");
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!(
         "\nThe same submission against labels filled the way OpenCV 4.8-4.10 did (--fill-rule opencv-4.8):"
     );
-    let legacy = FillArgs { fill_rule: FillRule::OpenCv4_8 };
+    let legacy = FillArgs { fill_rule: FillRule::OpenCv4_8, strict_points: false };
     let outcome = score::evaluate(&score::Args { fill_rule: legacy, ..score_args })?;
     let mean = outcome.table.mean();
     println!(
@@ -154,7 +154,7 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
         subset: None,
         per_image: None,
         skip_bad: false,
-        fill_rule: FillArgs { fill_rule: Default::default() },
+        fill_rule: FillArgs { fill_rule: Default::default(), strict_points: false },
     })?;
     println!("the model's submission: {}", predicted.display());
     Ok(())

@@ -26,6 +26,7 @@ mod weights;
 use std::process::ExitCode;
 
 use boneseg_contract::FillRule;
+use boneseg_data::labels::LabelOptions;
 
 /// The exit status of a training command stopped by `SIGTERM` after a checkpoint: run it again
 /// (or `train --resume`) to continue.
@@ -114,34 +115,50 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The polygon fill rule flag shared by every command that turns labels into masks.
+/// The label-reading flags shared by every command that turns labels into masks.
 #[derive(clap::Args, Clone, Copy, Debug)]
 pub struct FillArgs {
     /// Which OpenCV release's fillPoly the label masks reproduce: opencv-4.11 (4.11+ and 5.x, the
     /// default), opencv-4.8 (4.8-4.10) or opencv-4.7 (4.7 and earlier).
     #[arg(long, default_value = "opencv-4.11", value_parser = parse_fill_rule)]
     pub fill_rule: FillRule,
+    /// Refuse label files with points outside their image, instead of clipping them (with a
+    /// warning) as OpenCV's fillPoly does.
+    #[arg(long)]
+    pub strict_points: bool,
+}
+
+impl FillArgs {
+    pub fn options(&self) -> LabelOptions {
+        LabelOptions { rule: self.fill_rule, strict_points: self.strict_points }
+    }
 }
 
 fn parse_fill_rule(s: &str) -> Result<FillRule, String> {
     s.parse()
 }
 
-/// The masks of `image` from its label file: checked to lie inside the image, with a warning
-/// for each class labelled twice, rasterised with `rule`.
+/// The masks of `image` from its label file, rasterised as `options` say, with a warning for
+/// each class labelled twice and each polygon clipped to the image.
 pub fn image_masks(
     image: &boneseg_data::image_io::GrayImage,
     labels: &std::path::Path,
-    rule: FillRule,
+    options: LabelOptions,
 ) -> anyhow::Result<boneseg_contract::ClassMasks> {
     let file = boneseg_contract::AnnotationFile::read(labels)?;
     let (w, h) = (image.width() as usize, image.height() as usize);
-    file.check_inside(h, w)
-        .map_err(|problem| boneseg_contract::AnnotationError { path: labels.to_path_buf(), problem })?;
+    let outside = file.points_outside(h, w);
+    if let Some(first) = outside.first().filter(|_| options.strict_points) {
+        let problem = first.clone().into_problem();
+        return Err(boneseg_contract::AnnotationError { path: labels.to_path_buf(), problem }.into());
+    }
+    for clipped in outside {
+        tracing::warn!("{}: {clipped}", labels.display());
+    }
     for duplicate in file.duplicate_classes() {
         tracing::warn!("{}: {duplicate}", labels.display());
     }
-    Ok(file.rasterize(h, w, rule))
+    Ok(file.rasterize(h, w, options.rule))
 }
 
 /// The process's peak resident memory (Linux `VmHWM`).

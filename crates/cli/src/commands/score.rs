@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 pub fn evaluate(args: &Args) -> anyhow::Result<score::ScoreOutcome> {
     let entries = select(&args.images, &args.labels, args.subset.as_deref(), args.skip_bad)?;
     let submission = Submission::read(&args.pred)?;
-    let outcome = score::score(&submission, &entries, args.fill_rule.fill_rule)?;
+    let outcome = score::score(&submission, &entries, args.fill_rule.options())?;
     warn(&outcome, &args.pred);
     if let Some(path) = &args.per_image {
         let mut text = format!("image_name,{}\n", CLASSES.join(","));

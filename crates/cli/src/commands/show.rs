@@ -31,7 +31,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let image = read_gray(&args.image)?;
     let masks =
-        args.labels.as_ref().map(|path| image_masks(&image, path, args.fill_rule.fill_rule)).transpose()?;
+        args.labels.as_ref().map(|path| image_masks(&image, path, args.fill_rule.options())).transpose()?;
     let options = OverlayOptions { fill: args.fill, max_side: (args.max_size > 0).then_some(args.max_size) };
     write_rgb_png(&args.out, &overlay(&image, masks.as_ref(), options))?;
     println!("wrote {}", args.out.display());

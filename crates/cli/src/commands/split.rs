@@ -30,6 +30,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for skipped in &dataset.skipped {
         tracing::warn!("skipped {skipped}");
     }
+    for problem in &dataset.meta_problems {
+        tracing::warn!("{problem} (folds do not need the meta table)");
+    }
     let entries = &dataset.train;
     let people: std::collections::BTreeSet<_> = entries.iter().map(|e| e.person).collect();
     anyhow::ensure!(

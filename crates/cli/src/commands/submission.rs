@@ -124,7 +124,7 @@ fn run_from_labels(args: FromLabelsArgs) -> anyhow::Result<ExitCode> {
     // Rasterise a few images at a time in parallel, write them in order: memory stays bounded.
     for chunk in listing.entries.chunks(8) {
         let masks: Vec<_> =
-            chunk.par_iter().map(|entry| labels::load(entry, args.fill_rule.fill_rule)).collect();
+            chunk.par_iter().map(|entry| labels::load(entry, args.fill_rule.options())).collect();
         for (entry, loaded) in chunk.iter().zip(masks) {
             match loaded {
                 Ok(loaded) => {

@@ -1,11 +1,12 @@
 //! `boneseg train`: a run from a TOML config (with `--set` overrides), or `--resume` of one.
 
 use std::path::PathBuf;
-
 use std::process::ExitCode;
 
+use anyhow::Context;
 use boneseg_train::config::TrainConfig;
 use boneseg_train::record::record_run;
+use boneseg_train::recovery;
 use boneseg_train::trainer::{self, Report, Stop};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -18,7 +19,7 @@ pub struct Args {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
     /// The run directory (default: runs/<config name>-<time>).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
     /// Continue the run in this directory from its last checkpoint.
     #[arg(long)]
@@ -49,6 +50,7 @@ impl Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     boneseg_train::stop::stop_on_sigterm()?;
+    check_ledger()?;
     let mut report = BarReport::new();
     let outcome = match (&args.resume, &args.config) {
         (Some(run), _) => {
@@ -56,6 +58,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.overrides.is_empty(),
                 "--set cannot change a run being resumed; start a new run instead"
             );
+            if let Some(position) = recovery::finished(run)? {
+                println!(
+                    "{} has already finished ({} steps): nothing to resume; start a new run with --config to train more",
+                    run.display(),
+                    position.step
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             trainer::resume(run, &mut report)?
         }
         (None, Some(path)) => {
@@ -78,12 +88,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Stop::Interrupted => "stopped by SIGTERM after a checkpoint (continue with --resume)",
     };
     println!("{why} after {} steps; {best}; run in {}", outcome.position.step, outcome.run.display());
-    let ledger = record_run(&outcome, started)?;
-    tracing::info!("recorded in the ledger {}", ledger.display());
+    match record_run(&outcome, started) {
+        Ok(ledger) => tracing::info!("recorded in the ledger {}", ledger.display()),
+        Err(error) => eprintln!(
+            "warning: the run is complete, but it could not be recorded in the experiment ledger: {error}"
+        ),
+    }
     if outcome.stop == Stop::Interrupted {
         return Ok(ExitCode::from(super::RESUMABLE));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fails before any training when the run could not be recorded at its end.
+fn check_ledger() -> anyhow::Result<()> {
+    let ledger = boneseg_ledger::default_path();
+    boneseg_ledger::check_writable(&ledger).with_context(|| {
+        format!(
+            "the experiment ledger {} is not writable, so this run could not be recorded; run from a writable folder or set {} to a writable file",
+            ledger.display(),
+            boneseg_ledger::ENV
+        )
+    })
 }
 
 fn default_run_dir(config: &std::path::Path) -> PathBuf {

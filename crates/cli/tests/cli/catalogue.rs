@@ -143,15 +143,126 @@ fn nan_coordinate() {
 }
 
 #[test]
-fn point_outside_the_image() {
+fn huge_coordinate() {
     let (_dir, data, out) = setup();
     let (_, label) = train_pairs(&data, 1).remove(0);
-    set_points(&label, 27, "[[10,10],[300,20],[10,30]]");
+    set_points(&label, 2, "[[10,10],[1099511627776,20],[10,30]]");
     fails_cleanly(
         from_labels(&data, &out, &[]),
         &out,
+        &[s(&label), "points[1] has coordinate `1099511627776`, which is far too large"],
+    );
+}
+
+/// Annotation tools put points on the far border (x == width) and beyond: clipped as OpenCV's
+/// fillPoly clips them, with a warning naming the point; `--strict-points` refuses them.
+#[test]
+fn point_outside_the_image() {
+    let (_dir, data, out) = setup();
+    let (_, label) = train_pairs(&data, 1).remove(0);
+    set_points(&label, 27, "[[10,10],[300,20],[256,30],[10,30]]");
+    from_labels(&data, &out, &[]).expect(0).says(&[
+        s(&label),
+        "annotations[27] (Radius): points[1] = [300, 20] and 1 more outside the 256x256 image; clipped",
+    ]);
+    boneseg(&["data", "check", "--data", s(&data)]).expect(0).says(&["warning:", "points[1] = [300, 20]"]);
+    std::fs::remove_file(&out).unwrap();
+    fails_cleanly(
+        from_labels(&data, &out, &["--strict-points"]),
+        &out,
         &[s(&label), "annotations[27] (Radius): points[1] = [300, 20] lies outside the 256x256 image"],
     );
+}
+
+#[test]
+fn label_with_a_byte_order_mark() {
+    let (_dir, data, out) = setup();
+    let (_, label) = train_pairs(&data, 1).remove(0);
+    edit_label(&label, |t| format!("\u{feff}{t}"));
+    from_labels(&data, &out, &[]).expect(0);
+    boneseg(&["data", "check", "--data", s(&data)]).expect(0);
+}
+
+/// With no size shared by most images, neither is blamed alone: both are named.
+#[test]
+fn two_images_of_two_sizes() {
+    let (dir, data, _) = setup();
+    let two = dir.path().join("two");
+    let person = data.join("test/DCM").read_dir().unwrap().next().unwrap().unwrap().path();
+    let copy = two.join("test/DCM").join(person.file_name().unwrap());
+    crate::support::copy_dir(&person, &copy);
+    let mut pair: Vec<PathBuf> = copy.read_dir().unwrap().map(|e| e.unwrap().path()).collect();
+    pair.sort();
+    let mut bytes = std::fs::read(&pair[1]).unwrap();
+    bytes[16..20].copy_from_slice(&300u32.to_be_bytes());
+    std::fs::write(&pair[1], bytes).unwrap();
+    boneseg(&["data", "check", "--data", s(&two)]).expect(1).says(&[
+        s(&pair[0]),
+        "256x256",
+        s(&pair[1]),
+        "300x256",
+        "no size is shared by most",
+    ]);
+}
+
+/// A person folder that is a symbolic link is listed like any other; a link loop is an error,
+/// never a silent skip.
+#[test]
+fn symlinked_person_folder() {
+    let (dir, data, _) = setup();
+    let test = data.join("test/DCM");
+    let person = test.read_dir().unwrap().map(|e| e.unwrap().path()).max().unwrap();
+    let moved = dir.path().join("elsewhere");
+    std::fs::rename(&person, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &person).unwrap();
+    let out = dir.path().join("sub.csv");
+    let labels = data.join("test_labels");
+    boneseg(&["submission", "from-labels", "--labels", s(&labels), "--images", s(&test), "--out", s(&out)])
+        .expect(0)
+        .says(&["4 images"]);
+    boneseg(&["submission", "check", s(&out), "--images", s(&test)]).expect(0);
+    std::os::unix::fs::symlink(&test, moved.join("loop")).unwrap();
+    boneseg(&["data", "check", "--data", s(&data)])
+        .expect(1)
+        .says(&["loop: a symbolic link to a folder already listed"]);
+}
+
+/// `data check` reports every problem: a broken meta table does not hide a truncated image or
+/// two test images that a submission could not tell apart.
+#[test]
+fn data_check_reports_everything() {
+    let (_dir, data, _) = setup();
+    let (image, _) = train_pairs(&data, 1).remove(0);
+    let bytes = std::fs::read(&image).unwrap();
+    std::fs::write(&image, &bytes[..bytes.len() / 3]).unwrap();
+    let meta = data.join("meta_data.xlsx");
+    write_meta(&meta, &["ID", "나이", "성별", "키(신장)"], &[&["1", "30", "_x0008_여", "160"]]);
+    let test = data.join("test/DCM");
+    let mut people: Vec<PathBuf> = test.read_dir().unwrap().map(|e| e.unwrap().path()).collect();
+    people.sort();
+    let first = people[0].read_dir().unwrap().next().unwrap().unwrap().path();
+    let twin = people[1].join(first.file_name().unwrap());
+    std::fs::copy(&first, &twin).unwrap();
+    boneseg(&["data", "check", "--data", s(&data)]).expect(1).says(&[
+        s(&image),
+        "truncated PNG",
+        s(&meta),
+        "missing column(s) `체중(몸무게)`",
+        "the image name is used twice",
+        "3 problem(s)",
+    ]);
+}
+
+/// An interrupted `synth` leaves its hidden staging folder; the next one into the same place
+/// removes it.
+#[test]
+fn synth_removes_what_an_interrupted_synth_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join(".data.partial-4000000");
+    std::fs::create_dir_all(stale.join("train")).unwrap();
+    let out = dir.path().join("data");
+    boneseg(&["synth", "--out", s(&out), "--people", "1", "--test-people", "0", "--size", "64"]).expect(0);
+    assert_eq!(file_names(dir.path()), ["data"], "only the dataset is left");
 }
 
 #[test]
@@ -227,7 +338,7 @@ fn meta_table_missing_a_column() {
     let meta = data.join("meta_data.xlsx");
     write_meta(&meta, &["ID", "나이", "성별", "키(신장)"], &[&["1", "30", "_x0008_여", "160"]]);
     boneseg(&["data", "check", "--data", s(&data)])
-        .expect(2)
+        .expect(1)
         .says(&[s(&meta), "missing column(s) `체중(몸무게)`"]);
 }
 
@@ -239,11 +350,21 @@ fn meta_table_unreadable_gender() {
     write_meta(
         &meta,
         &header,
-        &[&["1", "30", "\u{8}여", "55", "160", ""], &["2", "41", "X", "80", "178", ""]],
+        &[
+            &["1", "30", "\u{8}여", "55", "160", ""],
+            &["2", "41", "X", "80", "178", "y"],
+            &["3", "", "남", "80", "178", ""],
+        ],
     );
-    boneseg(&["split", "--data", s(&data), "--out", s(&data.join("splits"))])
-        .expect(2)
-        .says(&[s(&meta), "row 3, column 성별: cannot read `X`"]);
+    boneseg(&["data", "check", "--data", s(&data)]).expect(1).says(&[
+        s(&meta),
+        "row 3, column 성별: cannot read `X`",
+        "row 4, column 나이: cannot read ``",
+    ]);
+    // Folds do not need the meta table: split warns and goes on, as it does without one.
+    boneseg(&["split", "--data", s(&data), "--folds", "3", "--out", s(&data.join("splits"))])
+        .expect(0)
+        .says(&[s(&meta), "row 3, column 성별: cannot read `X`", "folds do not need the meta table"]);
 }
 
 /// A good test-set submission to break.

@@ -9,6 +9,7 @@ mod infer;
 mod model;
 mod pipeline;
 mod pretrained;
+mod reliability;
 mod reports;
 mod support;
 mod train;

@@ -49,13 +49,18 @@ warmup_steps = 2
 }
 
 /// The last checkpoint's parameters, by name, as raw bytes (files also hold random parameter ids).
-fn weights(run: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut store = BurnpackStore::from_file(run.join("checkpoints/last/model.bpk"));
+pub fn weights(run: &Path) -> Vec<(String, Vec<u8>)> {
+    tensors(&run.join("checkpoints/last/model.bpk"))
+}
+
+/// The tensors of a `.bpk` file, by name, as raw bytes.
+pub fn tensors(file: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut store = BurnpackStore::from_file(file);
     let tensors = store.get_all_tensors().unwrap();
     tensors.iter().map(|(name, tensor)| (name.clone(), tensor.to_bytes().unwrap().to_vec())).collect()
 }
 
-fn step_of(run: &Path) -> Option<u64> {
+pub fn step_of(run: &Path) -> Option<u64> {
     let state = std::fs::read_to_string(run.join("checkpoints/last/state.json")).ok()?;
     let value: serde_json::Value = serde_json::from_str(&state).ok()?;
     value["position"]["step"].as_u64()
@@ -149,6 +154,14 @@ fn resume_after_kill_9_matches_an_uninterrupted_run() {
         text.lines().map(|line| line.split(',').take(4).collect::<Vec<_>>().join(",")).collect()
     };
     assert_eq!(losses(&straight), losses(&killed));
+    // And each epoch's training loss averages all its steps, those before the kill included.
+    assert_eq!(epoch_rows(&straight), epoch_rows(&killed));
+}
+
+/// `epochs.csv` without its timing column: epoch, step, train loss, validation dice.
+pub fn epoch_rows(run: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run.join("epochs.csv")).unwrap();
+    text.lines().map(|line| line.split(',').take(4).collect::<Vec<_>>().join(",")).collect()
 }
 
 /// A sweep trains each grid point once, records each run in the ledger, ranks them, and skips

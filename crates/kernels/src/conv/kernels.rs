@@ -405,16 +405,26 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &Geometry, epilogue: Option<
 }
 
 /// The gradient of the loss with respect to the weight, given `d_out` (the output's gradient).
+///
+/// The sum over tasks runs in an order fixed by the geometry and the number of threads, so that
+/// the same inputs give the same bits every time (a training run repeats from its seed): the
+/// tasks are cut into one contiguous run per thread, each run accumulates into its own partial
+/// gradient in task order, and the partials are added in run order. A work-stealing fold would
+/// group the tasks differently from one call to the next. One partial per thread, not per task:
+/// a deep layer's gradient is megabytes, and zeroing and adding a partial per task cost as much
+/// as its GEMMs.
 pub fn weight_grad(x: &[f32], d_out: &[f32], geometry: &Geometry) -> Vec<f32> {
     check_lengths(geometry, Some(x), None, Some(d_out));
     let size = geometry.channels_out * geometry.depth();
     let group_size = geometry.group_out() * geometry.depth();
-    geometry
-        .tasks()
-        .par_iter()
-        .fold(
-            || (vec![0.0; size], Vec::new()),
-            |(mut grad, mut buffer), task| {
+    let tasks = geometry.tasks();
+    let parts = tasks.len().min(rayon::current_num_threads()).max(1);
+    let run = tasks.len().div_ceil(parts).max(1);
+    let partials: Vec<Vec<f32>> = tasks
+        .par_chunks(run)
+        .map(|run| {
+            let (mut grad, mut buffer) = (vec![0.0; size], Vec::new());
+            for task in run {
                 let cols = columns(x, geometry, task, &mut buffer);
                 let cols_t = View { ptr: cols.ptr, row: cols.col, col: cols.row };
                 let block = output_block(d_out, geometry, task);
@@ -430,15 +440,18 @@ pub fn weight_grad(x: &[f32], d_out: &[f32], geometry: &Geometry) -> Vec<f32> {
                         cols_t,
                     );
                 }
-                (grad, buffer)
-            },
-        )
-        .map(|(grad, _)| grad)
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            a
+            }
+            grad
         })
-        .unwrap_or_else(|| vec![0.0; size])
+        .collect();
+    let mut partials = partials.into_iter();
+    let mut total = partials.next().unwrap_or_else(|| vec![0.0; size]);
+    for partial in partials {
+        total.par_chunks_mut(1 << 14).zip(partial.par_chunks(1 << 14)).for_each(|(total, partial)| {
+            total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
+        });
+    }
+    total
 }
 
 /// The gradient of the loss with respect to the input, given `d_out` (the output's gradient).
@@ -504,6 +517,39 @@ fn check_lengths(geometry: &Geometry, x: Option<&[f32]>, weight: Option<&[f32]>,
     for (slice, len, name) in expected {
         if let Some(slice) = slice {
             assert_eq!(slice.len(), len, "conv2d: {name} has {} values, its shape says {len}", slice.len());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values from a fixed sequence, spread over [-1, 1).
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len as u32)
+            .map(|i| {
+                let v = i.wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) >> 8;
+                v as f32 / (1 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// The weight gradient's bits do not depend on how rayon happens to split the work: the same
+    /// inputs on the same number of threads give the same bits every time.
+    #[test]
+    fn weight_gradients_are_the_same_bits_every_time() {
+        let geometry = Geometry::new([3, 64, 40, 36], [16, 64, 3, 3], [1, 1], [(1, 1), (1, 1)], [1, 1], 1);
+        assert!(geometry.tasks().len() > 3, "several tasks share the sum");
+        let x = values(3 * 64 * 40 * 36, 1);
+        let d_out = values(geometry.output_shape().iter().product(), 2);
+        for threads in [1, 2, 3, 4, 7] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let reference = pool.install(|| weight_grad(&x, &d_out, &geometry));
+            for _ in 0..8 {
+                let again = pool.install(|| weight_grad(&x, &d_out, &geometry));
+                assert!(again == reference, "{threads} threads summed the tasks differently");
+            }
         }
     }
 }

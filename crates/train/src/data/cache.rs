@@ -26,6 +26,8 @@ pub struct CacheOptions {
     /// Side of the training square.
     pub size: usize,
     pub fill_rule: FillRule,
+    /// Refuse label points outside the image instead of clipping them (`data.strict_points`).
+    pub strict_points: bool,
     /// Keep cache files here between runs; `None`: memory only (spilling past the budget).
     pub dir: Option<PathBuf>,
     /// Bytes of samples kept in memory; the rest are read from their files on use.
@@ -35,7 +37,13 @@ pub struct CacheOptions {
 impl CacheOptions {
     /// In memory, within [`default_memory_budget`].
     pub fn new(size: usize, fill_rule: FillRule) -> CacheOptions {
-        CacheOptions { size, fill_rule, dir: None, memory_budget: default_memory_budget() }
+        CacheOptions {
+            size,
+            fill_rule,
+            strict_points: false,
+            dir: None,
+            memory_budget: default_memory_budget(),
+        }
     }
 }
 
@@ -272,7 +280,10 @@ fn cache_error(path: &std::path::Path, error: std::io::Error) -> PrepareError {
 /// Decodes an image and its labels and builds the sample; returns the label warnings too.
 fn decode(entry: &ImageEntry, options: &CacheOptions) -> Result<(CachedSample, Vec<String>), DataError> {
     let image = read_gray(&entry.image)?;
-    let labels = labels::load(entry, options.fill_rule)?;
+    let labels = labels::load(
+        entry,
+        labels::LabelOptions { rule: options.fill_rule, strict_points: options.strict_points },
+    )?;
     let (width, height) = (image.width() as usize, image.height() as usize);
     if (height, width) != (labels.masks.height(), labels.masks.width()) {
         return Err(DataError::Image {
