@@ -4,6 +4,7 @@
 //! data comes decoded and resized once into a cache; validation scores exactly as the
 //! leaderboard does; a run directory holds everything needed to resume or reproduce it.
 
+pub mod budget;
 pub mod config;
 pub mod data;
 pub mod loss;
