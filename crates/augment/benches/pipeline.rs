@@ -8,6 +8,7 @@
 use boneseg_augment::{Pipeline, Sample};
 use boneseg_phantom::person::{ImagePlan, Person, Rates};
 use boneseg_phantom::rng::Rng;
+use boneseg_phantom::style::Style;
 use boneseg_phantom::synth_image;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -38,8 +39,8 @@ p = 1.0
 
 fn heavy(c: &mut Criterion) {
     let rates = Rates { outlier: 0.0, rotated: 0.0, bent: 0.0 };
-    let person = Person::draw(boneseg_contract::PersonId(1), rates, &mut Rng::new(1));
-    let plan = ImagePlan::draw(&person, 0, rates, &mut Rng::new(2));
+    let person = Person::draw(boneseg_contract::PersonId(1), rates, Style::classic(), &mut Rng::new(1));
+    let plan = ImagePlan::draw(&person, 0, rates, Style::classic(), &mut Rng::new(2));
     let synth = synth_image(&person, &plan, 1024, 3, "image.png");
     let masks = synth.labels.rasterize(1024, 1024, Default::default());
     let pipeline = Pipeline::parse(HEAVY).unwrap();

@@ -11,14 +11,16 @@ use boneseg_contract::{ClassMasks, FillRule};
 use boneseg_data::plane::{Plane, Sample, pack, unpack};
 use boneseg_phantom::person::{ImagePlan, Person, Rates};
 use boneseg_phantom::rng::Rng;
+use boneseg_phantom::style::Style;
 use boneseg_phantom::synth_image;
 
 const SIZE: usize = 256;
 
 fn phantom(seed: u64) -> Labeled {
     let rates = Rates { outlier: 0.0, rotated: 0.0, bent: 0.0 };
-    let person = Person::draw(boneseg_contract::PersonId(seed as u32), rates, &mut Rng::new(seed));
-    let plan = ImagePlan::draw(&person, 0, rates, &mut Rng::new(seed + 1));
+    let person =
+        Person::draw(boneseg_contract::PersonId(seed as u32), rates, Style::classic(), &mut Rng::new(seed));
+    let plan = ImagePlan::draw(&person, 0, rates, Style::classic(), &mut Rng::new(seed + 1));
     let synth = synth_image(&person, &plan, SIZE, seed, "a.png");
     Labeled { image: synth.image, labels: synth.labels }
 }

@@ -7,7 +7,8 @@
 //! px, capitate ~16k, little distal phalanx ~3.7k, all bones ~13% of the image).
 
 use crate::geometry::{Frame, Vec2, v2};
-use crate::shape::{Blob, LongBone, Shape};
+use crate::growth::Growth;
+use crate::shape::{Blob, LongBone, Physis, Shape};
 
 /// One digit: where its metacarpal starts, at what angle (degrees toward the thumb), the lengths
 /// of metacarpal, proximal, middle and distal phalanx, a width factor, and the class of each of
@@ -179,6 +180,15 @@ pub struct HandPose {
     pub wrist_deviation: f64,
     /// Ulna length relative to the radius (positive = longer), in `L`.
     pub ulnar_variance: f64,
+    /// Age: which carpals have ossified and how big, open growth plates, joint spaces.
+    pub growth: Growth,
+    /// Per class, the cortex thickness and the bone density relative to the average adult's.
+    pub cortex: [f64; 29],
+    pub density: [f64; 29],
+    /// Soft-tissue thickness relative to the average.
+    pub tissue: f64,
+    /// How far below the wrist the forearm runs, in `L` (far enough to leave the image).
+    pub forearm: f64,
 }
 
 impl HandPose {
@@ -197,6 +207,11 @@ impl HandPose {
             carpal_wobble: [[(0.0, 0.0); 3]; 8],
             wrist_deviation: 0.0,
             ulnar_variance: 0.0,
+            growth: Growth::adult(),
+            cortex: [1.0; 29],
+            density: [1.0; 29],
+            tissue: 1.0,
+            forearm: -BELOW,
         }
     }
 }
@@ -206,6 +221,8 @@ impl HandPose {
 pub struct Bone {
     pub class: usize,
     pub shape: Shape,
+    /// Density relative to the average adult's bone of its kind.
+    pub density: f64,
 }
 
 /// A rounded segment of soft tissue.
@@ -238,9 +255,18 @@ pub struct Hand {
     pub nail_sites: [Site; 5],
     /// The distal radius: where a plate or screws go.
     pub radius_axis: Frame,
+    /// Soft-tissue thickness relative to the average.
+    pub tissue: f64,
 }
 
-fn long_bone(start: Vec2, direction: Vec2, length: f64, profile: &Profile, width: f64) -> LongBone {
+fn long_bone(
+    start: Vec2,
+    direction: Vec2,
+    length: f64,
+    profile: &Profile,
+    width: f64,
+    cortex: f64,
+) -> LongBone {
     LongBone {
         frame: Frame::along(start, direction),
         length,
@@ -253,9 +279,18 @@ fn long_bone(start: Vec2, direction: Vec2, length: f64, profile: &Profile, width
         distal_cap: (profile.distal_cap * width).min(length * 0.3),
         head_shift: 0.0,
         slant: 0.0,
-        cortex_shaft: profile.cortex_shaft,
-        cortex_ends: profile.cortex_ends,
+        cortex_shaft: profile.cortex_shaft * cortex,
+        cortex_ends: profile.cortex_ends * cortex,
+        physis: None,
     }
+}
+
+/// A child's growth plate at one end of `bone`: the epiphysis beyond it is `tall` (in `L`, for a
+/// mature nucleus) and as wide as `nucleus` of the bone's end.
+fn growth_plate(bone: &LongBone, distal: bool, tall: f64, plate: f64, nucleus: f64) -> Physis {
+    let half_gap = plate / 2.0;
+    let depth = (tall * (0.55 + 0.45 * nucleus) + half_gap).min(bone.length * 0.35);
+    Physis { distal, depth, half_gap, nucleus }
 }
 
 /// Rotates `p` about `centre` by `degrees` (counter-clockwise, y up).
@@ -340,7 +375,7 @@ impl<'a> Builder<'a> {
         let mut tilt =
             digit.tilt * pose.metacarpal_spread + if is_thumb { pose.thumb_abduction } else { 0.0 };
         let mut position = self.deviate(digit.base, 1.0);
-        let flesh_radius = if is_thumb { 0.19 } else { 0.17 } * width;
+        let flesh_radius = if is_thumb { 0.19 } else { 0.17 } * width * pose.tissue;
         for (bone_index, (&nominal_length, &class)) in digit.lengths.iter().zip(&digit.classes).enumerate() {
             let Some(class) = class else { continue };
             if bone_index > 0 {
@@ -365,8 +400,9 @@ impl<'a> Builder<'a> {
                     // The thenar eminence: only the thumb's base is inside the palm.
                     let side = direction.perp() * (0.16 * width);
                     self.palm_points.extend([position + side, position - side]);
-                    self.flesh.push(Capsule { a: position, b: end, radius: 0.22 * width });
-                    for side in [-1.0, 1.0] {
+                    self.flesh.push(Capsule { a: position, b: end, radius: 0.22 * width * pose.tissue });
+                    let sesamoids = pose.growth.epiphyses.is_none_or(|e| e.nucleus > 0.85);
+                    for side in [-1.0, 1.0].into_iter().filter(|_| sesamoids) {
                         let centre = end - direction * 0.06 + direction.perp() * (side * 0.055 * width);
                         self.sesamoids.push(sesamoid(centre, direction, width));
                     }
@@ -386,9 +422,19 @@ impl<'a> Builder<'a> {
             if bone_index > 0 {
                 self.flesh.push(Capsule { a: position, b: end, radius: flesh_radius });
             }
-            let bone = long_bone(position, direction, length, &PROFILES[bone_index], width);
-            self.bones.push(Bone { class, shape: Shape::Long(bone) });
-            position = end + direction * (JOINT_GAPS[bone_index.min(2)] * foreshortening.max(0.5));
+            let mut bone =
+                long_bone(position, direction, length, &PROFILES[bone_index], width, pose.cortex[class]);
+            if let Some(e) = pose.growth.epiphyses {
+                // Phalanges and the thumb's metacarpal grow at their base, the other
+                // metacarpals at their head.
+                let distal = bone_index == 0 && !is_thumb;
+                let cap = if distal { bone.distal_cap } else { bone.proximal_cap };
+                bone.physis = Some(growth_plate(&bone, distal, cap * 1.6, e.plate, e.nucleus));
+            }
+            self.bones.push(Bone { class, shape: Shape::Long(bone), density: pose.density[class] });
+            let gap = JOINT_GAPS[bone_index.min(2)] * foreshortening.max(0.5);
+            let gap = if pose.growth.joint_space != 1.0 { gap * pose.growth.joint_space } else { gap };
+            position = end + direction * gap;
         }
     }
 
@@ -396,49 +442,73 @@ impl<'a> Builder<'a> {
     fn carpals(&mut self) {
         let pose = self.pose;
         for (i, carpal) in CARPALS.iter().enumerate() {
+            // A carpal that has not ossified yet is neither seen nor labelled.
+            let Some(grown) = pose.growth.carpals[i] else { continue };
             let share = if carpal.centre.y > -0.35 { 1.0 } else { 0.5 };
             let centre = self.deviate(carpal.centre + pose.carpal_offsets[i], share);
             let angle = carpal.angle + pose.carpal_turns[i] + pose.wrist_deviation * share;
-            let size = pose.carpal_sizes[i] * pose.width_scale;
+            let mut size = pose.carpal_sizes[i] * pose.width_scale;
+            let (mut power, mut wobble) = (carpal.power, pose.carpal_wobble[i]);
+            if grown < 1.0 {
+                // A young nucleus is small and round.
+                let youth = ((1.0 - grown) / 0.7).clamp(0.0, 1.0);
+                size *= grown;
+                power = carpal.power + (2.0 - carpal.power) * youth;
+                wobble = wobble.map(|(amplitude, phase)| (amplitude * (1.0 - youth), phase));
+            }
             let shape = Shape::Blob(Blob {
                 frame: Frame::along(centre, v2(1.0, 0.0).rotated(angle.to_radians())),
                 a: carpal.a * size,
                 b: carpal.b * size,
-                power: carpal.power,
-                wobble: pose.carpal_wobble[i],
-                cortex: 0.16,
+                power,
+                wobble,
+                cortex: 0.16 * pose.cortex[carpal.class],
             });
-            self.bones.push(Bone { class: carpal.class, shape });
+            self.bones.push(Bone { class: carpal.class, shape, density: pose.density[carpal.class] });
         }
     }
 
     /// Radius, ulna and the forearm's flesh, running from far below the image up to the wrist,
     /// and the finished hand.
     fn forearm(mut self) -> Hand {
-        let width = self.pose.width_scale;
+        let pose = self.pose;
+        let width = pose.width_scale;
+        let below = -pose.forearm;
         let radius_end = v2(-0.17, -0.6);
         let radius_dir = Vec2::from_tilt(-2.0);
-        let radius_start = radius_end - radius_dir * (radius_end.y - BELOW);
-        let radius = LongBone {
+        let radius_start = radius_end - radius_dir * (radius_end.y - below);
+        let mut radius = LongBone {
             head_shift: 0.05 * width,
             slant: 0.3,
-            ..long_bone(radius_start, radius_dir, radius_end.y - BELOW, &RADIUS_PROFILE, width)
+            ..forearm_bone(radius_start, radius_dir, radius_end.y - below, &RADIUS_PROFILE, pose, RADIUS)
         };
-        let ulna_end = v2(0.155, -0.67 + self.pose.ulnar_variance);
+        let ulna_end = v2(0.155, -0.67 + pose.ulnar_variance);
         let ulna_dir = Vec2::from_tilt(1.5);
-        let ulna_start = ulna_end - ulna_dir * (ulna_end.y - BELOW);
-        let ulna = LongBone {
+        let ulna_start = ulna_end - ulna_dir * (ulna_end.y - below);
+        let mut ulna = LongBone {
             head_shift: -0.02 * width,
             slant: -0.25,
-            ..long_bone(ulna_start, ulna_dir, ulna_end.y - BELOW, &ULNA_PROFILE, width)
+            ..forearm_bone(ulna_start, ulna_dir, ulna_end.y - below, &ULNA_PROFILE, pose, ULNA)
         };
-        self.bones.push(Bone { class: RADIUS, shape: Shape::Long(radius) });
-        self.bones.push(Bone { class: ULNA, shape: Shape::Long(ulna) });
+        if let Some(e) = pose.growth.epiphyses {
+            radius.physis = Some(growth_plate(&radius, true, 0.13, e.plate * 1.3, e.nucleus));
+            let plate = growth_plate(&ulna, true, 0.09, e.plate * 1.3, e.nucleus);
+            if e.ulna {
+                ulna.physis = Some(plate);
+            } else {
+                // Before its epiphysis ossifies the ulna's end is all cartilage: the bone ends
+                // at the growth plate.
+                ulna.length -= plate.depth + plate.half_gap;
+            }
+        }
+        let density = |class: usize| pose.density[class];
+        self.bones.push(Bone { class: RADIUS, shape: Shape::Long(radius), density: density(RADIUS) });
+        self.bones.push(Bone { class: ULNA, shape: Shape::Long(ulna), density: density(ULNA) });
 
         // The wrist joins the palm to the forearm, which leaves the image at the bottom.
         let wrist = [self.deviate(v2(-0.5, -0.45), 0.5), self.deviate(v2(0.45, -0.45), 0.5)];
         self.palm_points.extend(wrist.into_iter().chain([v2(-0.5, -0.75), v2(0.42, -0.75)]));
-        self.flesh.push(Capsule { a: v2(-0.04, -0.6), b: v2(-0.04, BELOW), radius: 0.5 });
+        self.flesh.push(Capsule { a: v2(-0.04, -0.6), b: v2(-0.04, below), radius: 0.5 * pose.tissue });
         Hand {
             bones: self.bones,
             sesamoids: self.sesamoids,
@@ -447,8 +517,27 @@ impl<'a> Builder<'a> {
             ring_sites: self.ring_sites,
             nail_sites: self.nail_sites,
             radius_axis: Frame::along(radius_end, -radius_dir),
+            tissue: pose.tissue,
         }
     }
+}
+
+/// A forearm bone of `length`: a longer forearm (to leave the image when the hand is small and
+/// high) keeps the classic one's flares in `L`, so the wrist looks the same.
+fn forearm_bone(
+    start: Vec2,
+    direction: Vec2,
+    length: f64,
+    profile: &Profile,
+    pose: &HandPose,
+    class: usize,
+) -> LongBone {
+    let bone = long_bone(start, direction, length, profile, pose.width_scale, pose.cortex[class]);
+    if pose.forearm == -BELOW {
+        return bone;
+    }
+    let stretch = (length - pose.forearm + -BELOW) / length;
+    LongBone { head_flare: bone.head_flare * stretch, base_flare: bone.base_flare * stretch, ..bone }
 }
 
 /// A small round sesamoid bone (unlabelled, as in the competition's data).

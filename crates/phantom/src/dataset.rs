@@ -22,6 +22,7 @@ use crate::person::{ImagePlan, Person, Rates};
 use crate::render::render;
 use crate::rng::Rng;
 use crate::scene::Scene;
+use crate::style::Style;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -34,6 +35,8 @@ pub struct SynthConfig {
     pub size: usize,
     pub seed: u64,
     pub rates: Rates,
+    /// Which factors are randomised (the default: all of them).
+    pub style: Style,
 }
 
 impl Default for SynthConfig {
@@ -44,6 +47,7 @@ impl Default for SynthConfig {
             size: 2048,
             seed: 0,
             rates: Rates { outlier: 0.1, rotated: 0.1, bent: 0.1 },
+            style: Style::wide(),
         }
     }
 }
@@ -74,6 +78,13 @@ pub struct SynthImage {
     pub labels: AnnotationFile,
     /// Middle metacarpal length in pixels (the hand's scale).
     pub unit_px: f64,
+    /// Fingertips to wrist as a share of the image height, and the hand's centre as shares of
+    /// the width and height.
+    pub span: f64,
+    pub centre: (f64, f64),
+    /// How many collimator shutters cut the field, and the markers burned in (by kind).
+    pub shutters: usize,
+    pub markers: Vec<&'static str>,
 }
 
 /// One image and its labels, from a person and a plan: what the generator and the benchmarks
@@ -84,6 +95,10 @@ pub fn synth_image(person: &Person, plan: &ImagePlan, size: usize, seed: u64, fi
         image: render(&scene, plan, seed),
         labels: scene.annotations(filename, seed),
         unit_px: scene.unit,
+        span: scene.span,
+        centre: scene.centre,
+        shutters: scene.shutters.len(),
+        markers: scene.markers.iter().map(|m| m.plan.kind.name()).collect(),
     }
 }
 
@@ -203,7 +218,7 @@ fn write_dataset(
         .map(|job| -> Result<String, SynthError> {
             let (person, _) = &people[job.person];
             let mut rng = rng.fork(job.person as u64).fork(job.hand as u64 + 1);
-            let plan = ImagePlan::draw(person, job.hand, config.rates, &mut rng);
+            let plan = ImagePlan::draw(person, job.hand, config.rates, config.style, &mut rng);
             let filename = job.rel.rsplit('/').next().expect("rel has a file name");
             let synth = synth_image(person, &plan, config.size, rng.next_u64(), filename);
             let png = images_dir(job.test).join(&job.rel);
@@ -214,7 +229,7 @@ fn write_dataset(
             write_gray_png(&png, &synth.image)?;
             write_atomic(&json, synth.labels.to_json().as_bytes()).map_err(io_error(&json))?;
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
-            Ok(truth_row(job, person, &plan, synth.unit_px))
+            Ok(truth_row(job, person, &plan, &synth, config.style))
         })
         .collect::<Result<_, _>>()?;
 
@@ -242,7 +257,8 @@ fn draw_people(config: &SynthConfig, rng: &Rng) -> Vec<(Person, bool)> {
     }
     (0..total)
         .map(|i| {
-            let person = Person::draw(PersonId(i as u32 + 1), config.rates, &mut rng.fork(i as u64));
+            let id = PersonId(i as u32 + 1);
+            let person = Person::draw(id, config.rates, config.style, &mut rng.fork(i as u64));
             (person, order[i] < config.test_people)
         })
         .collect()
@@ -265,11 +281,14 @@ fn plan_images(people: &[(Person, bool)], rng: &Rng) -> Vec<Job> {
     jobs
 }
 
-const TRUTH_HEADER: &str = "image,split,person,hand,rotation_deg,wrist_deviation_deg,bent_fingers,rings,nail_art,implant,metacarpal_px";
+/// One row per image: the classic phantom's record, then the style and every randomised value.
+const TRUTH_HEADER: &str = "image,split,person,hand,rotation_deg,wrist_deviation_deg,bent_fingers,rings,nail_art,implant,metacarpal_px,\
+style,age,ossified_carpals,growth_plates,span,centre_x,centre_y,finger_spread,thumb_deg,\
+background,gradient,shutters,markers,exposure,gamma,sigmoid,blur_px,noise,cortex,density,trabecular,tissue";
 
 const DIGIT_NAMES: [&str; 5] = ["thumb", "index", "middle", "ring", "little"];
 
-fn truth_row(job: &Job, person: &Person, plan: &ImagePlan, unit_px: f64) -> String {
+fn truth_row(job: &Job, person: &Person, plan: &ImagePlan, synth: &SynthImage, style: Style) -> String {
     let names = |digits: &[usize]| digits.iter().map(|&d| DIGIT_NAMES[d]).collect::<Vec<_>>().join(";");
     let rings = match &person.rings {
         Some((hand, digits)) if *hand == job.hand => names(digits),
@@ -279,7 +298,7 @@ fn truth_row(job: &Job, person: &Person, plan: &ImagePlan, unit_px: f64) -> Stri
         Some((hand, kind)) if hand == job.hand => format!("{kind:?}").to_lowercase(),
         _ => String::new(),
     };
-    format!(
+    let classic = format!(
         "{},{},{},{},{:.1},{:.1},{},{},{},{},{:.1}",
         job.rel,
         if job.test { "test" } else { "train" },
@@ -291,6 +310,34 @@ fn truth_row(job: &Job, person: &Person, plan: &ImagePlan, unit_px: f64) -> Stri
         rings,
         u8::from(person.nail_art),
         implant,
-        unit_px,
+        synth.unit_px,
+    );
+    let pose = &plan.pose;
+    let growth = &pose.growth;
+    let film = &plan.film;
+    let (background, gradient) = film.background.as_ref().map_or((0.0, 0.0), |b| (b.level, b.gradient));
+    let detector = film.detector;
+    let mean = |values: &[f64; 29]| values.iter().sum::<f64>() / 29.0;
+    format!(
+        "{classic},{style},{:.1},{},{},{:.3},{:.3},{:.3},{:.2},{:.1},{background:.0},{gradient:.0},{},{},{:.2},{:.2},{:.2},{:.2},{:.1},{:.2},{:.2},{:.2},{:.2}",
+        person.age,
+        growth.ossified_carpals(),
+        u8::from(growth.epiphyses.is_some()),
+        synth.span,
+        synth.centre.0,
+        synth.centre.1,
+        pose.finger_spread,
+        pose.thumb_abduction,
+        synth.shutters,
+        synth.markers.join(";"),
+        detector.map_or(plan.exposure, |d| d.exposure),
+        detector.map_or(1.0, |d| d.gamma),
+        detector.map_or(0.0, |d| d.sigmoid),
+        detector.map_or(0.5f64.sqrt(), |d| d.blur),
+        detector.map_or(plan.noise, |d| d.noise),
+        mean(&pose.cortex),
+        mean(&pose.density),
+        plan.trabeculae.amplitude,
+        pose.tissue,
     )
 }

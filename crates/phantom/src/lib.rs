@@ -14,11 +14,15 @@
 
 pub mod anatomy;
 pub mod dataset;
+pub mod film;
 pub mod geometry;
+pub mod growth;
+pub mod markers;
 pub mod person;
 pub mod render;
 pub mod rng;
 pub mod scene;
 pub mod shape;
+pub mod style;
 
 pub use dataset::{SynthConfig, SynthError, SynthImage, SynthSummary, generate, synth_image};

@@ -8,8 +8,14 @@ use boneseg_contract::rng::Random;
 use boneseg_data::meta::{Gender, NAIL_ART, PersonMeta};
 
 use crate::anatomy::HandPose;
+use crate::film::Film;
 use crate::geometry::v2;
+use crate::growth::Growth;
 use crate::rng::Rng;
+use crate::style::{Factor, Style};
+
+/// The Trapezoid's place among the carpals of [`crate::anatomy`].
+const TRAPEZOID: usize = 1;
 
 /// Rates of the unusual cases, each per person or per image as documented.
 #[derive(Clone, Copy, Debug)]
@@ -41,10 +47,25 @@ pub struct Person {
     /// Which hand (0 right, 1 left) wears rings, and on which digits.
     pub rings: Option<(usize, Vec<usize>)>,
     pub implant: Option<(usize, Implant)>,
+    /// Age in years (the meta table rounds it down).
+    pub age: f64,
+    /// The trabecular texture of this person's bones.
+    pub trabeculae: Trabeculae,
+}
+
+/// The trabecular texture inside bones: how strong (0 = the classic phantom's smooth bones) and
+/// how coarse (its scale relative to the average).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Trabeculae {
+    pub amplitude: f64,
+    pub scale: f64,
 }
 
 impl Person {
-    pub fn draw(id: PersonId, rates: Rates, rng: &mut Rng) -> Person {
+    /// A person, drawn as the classic phantom draws them, then changed by the factors of `style`
+    /// that concern the person (age, bone, tissue), each from its own stream.
+    pub fn draw(id: PersonId, rates: Rates, style: Style, rng: &mut Rng) -> Person {
+        let streams = rng.clone();
         let gender = if rng.chance(0.5) { Gender::Male } else { Gender::Female };
         let age = rng.uniform(20.0, 70.0).round() as u32;
         let height_cm = match gender {
@@ -102,7 +123,68 @@ impl Person {
             height_cm: (height_cm * 10.0).round() / 10.0,
             remark: (!remarks.is_empty()).then(|| remarks.join(", ")),
         };
-        Person { meta, hand_scale, skeleton, nail_art, rings, implant }
+        let mut person = Person {
+            meta,
+            hand_scale,
+            skeleton,
+            nail_art,
+            rings,
+            implant,
+            age: f64::from(age),
+            trabeculae: Trabeculae { amplitude: 0.0, scale: 1.0 },
+        };
+        let female = gender == Gender::Female;
+        if style.has(Factor::Age) {
+            person.grow(female, bmi, &mut streams.fork(Factor::Age.stream()));
+        }
+        if style.has(Factor::Bone) {
+            person.vary_bones(&mut streams.fork(Factor::Bone.stream()));
+        }
+        if style.has(Factor::Tissue) {
+            let tissue = (bmi / 23.0).sqrt() * streams.fork(Factor::Tissue.stream()).normal(1.0, 0.08);
+            person.skeleton.tissue = tissue.clamp(0.75, 1.45);
+        }
+        person
+    }
+
+    /// Ages from young children to old adults: a third of the people are children. A child's
+    /// height, weight and hand follow, and so does the skeleton ([`Growth`]).
+    fn grow(&mut self, female: bool, adult_bmi: f64, rng: &mut Rng) {
+        let age = if rng.chance(0.33) { rng.uniform(1.0, 18.0) } else { rng.uniform(18.0, 90.0) };
+        if age < 18.0 {
+            let grown = (0.45 + 0.55 * (age / 17.0).powf(0.8)).min(1.0);
+            let height = self.meta.height_cm * grown;
+            let bmi = rng.normal(16.5, 1.5).clamp(13.0, 24.0).max(adult_bmi * 0.6);
+            self.meta.height_cm = (height * 10.0).round() / 10.0;
+            self.meta.weight_kg = (bmi * (height / 100.0).powi(2) * 10.0).round() / 10.0;
+            self.hand_scale *= grown.powf(0.9);
+        }
+        self.age = age;
+        self.meta.age = age.floor() as u32;
+        let growth = Growth::at_age(age, female, rng);
+        for class in 0..29 {
+            self.skeleton.cortex[class] *= growth.cortex;
+            self.skeleton.density[class] *= growth.mineral;
+        }
+        self.trabeculae.amplitude += 0.1 * growth.coarse_trabeculae;
+        self.trabeculae.scale *= 1.0 + 0.8 * growth.coarse_trabeculae;
+        self.skeleton.growth = growth;
+    }
+
+    /// Bones that differ from person to person and bone to bone: cortex thickness, density and
+    /// the strength and grain of the trabecular texture.
+    fn vary_bones(&mut self, rng: &mut Rng) {
+        let cortex = rng.normal(1.0, 0.12).clamp(0.7, 1.35);
+        let density = rng.normal(1.0, 0.07).clamp(0.8, 1.2);
+        for class in 0..29 {
+            self.skeleton.cortex[class] *= cortex * rng.normal(1.0, 0.08).clamp(0.75, 1.25);
+            self.skeleton.density[class] *= density * rng.normal(1.0, 0.05).clamp(0.85, 1.15);
+        }
+        self.trabeculae.amplitude += rng.uniform(0.08, 0.22);
+        self.trabeculae.scale *= rng.normal(1.0, 0.15).clamp(0.6, 1.5);
+        // The classic Trapezoid is a fifth too big: in the competition's data it is among the
+        // three smallest classes with finger-16 and the Pisiform.
+        self.skeleton.carpal_sizes[TRAPEZOID] *= rng.normal(0.84, 0.04).clamp(0.72, 0.96);
     }
 }
 
@@ -126,10 +208,17 @@ pub struct ImagePlan {
     pub contrast: f64,
     pub noise: f64,
     pub exposure: f64,
+    /// Framing, background, markers and detector (the classic phantom's where their factors are off).
+    pub film: Film,
+    /// The person's trabecular texture.
+    pub trabeculae: Trabeculae,
 }
 
 impl ImagePlan {
-    pub fn draw(person: &Person, hand: usize, rates: Rates, rng: &mut Rng) -> ImagePlan {
+    /// An image of `person`'s hand `hand`, drawn as the classic phantom draws it, then changed by
+    /// the factors of `style` that concern the image, each from its own stream.
+    pub fn draw(person: &Person, hand: usize, rates: Rates, style: Style, rng: &mut Rng) -> ImagePlan {
+        let streams = rng.clone();
         let mut pose = person.skeleton.clone();
         pose.metacarpal_spread = rng.normal(1.0, 0.06);
         pose.finger_spread = rng.uniform(0.6, 1.3);
@@ -160,7 +249,7 @@ impl ImagePlan {
         } else {
             rng.normal(0.0, 3.0)
         };
-        ImagePlan {
+        let mut plan = ImagePlan {
             hand,
             pose,
             rotation,
@@ -172,6 +261,28 @@ impl ImagePlan {
             contrast: rng.normal(1.0, 0.07),
             noise: rng.uniform(2.0, 5.0),
             exposure: rng.normal(1.0, 0.06),
+            film: Film::draw(style, hand, &streams),
+            trabeculae: person.trabeculae,
+        };
+        if style.has(Factor::Pose) {
+            plan.vary_pose(&mut streams.fork(Factor::Pose.stream()));
         }
+        if plan.film.framing.is_some() {
+            // Long enough to leave the image below even a small hand placed high.
+            plan.pose.forearm = 9.0;
+        }
+        plan
+    }
+
+    /// Arms at any slight angle, fingers from together to spread wide, the thumb from lying
+    /// along the hand to abducted.
+    fn vary_pose(&mut self, rng: &mut Rng) {
+        let rotation = rng.normal(0.0, 9.0).clamp(-25.0, 25.0);
+        if !self.rotated {
+            self.rotation = rotation;
+        }
+        self.pose.finger_spread = rng.uniform(0.15, 1.7);
+        self.pose.metacarpal_spread = rng.normal(1.0, 0.09).clamp(0.8, 1.25);
+        self.pose.thumb_abduction = rng.uniform(-12.0, 32.0);
     }
 }

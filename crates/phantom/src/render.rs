@@ -5,13 +5,14 @@
 //! cortical rim, brighter where bones overlap, white metal. Then the detector: a bright band at
 //! the top edge, brightness and contrast, a slight blur and noise.
 
-use boneseg_contract::rng::Random;
+use boneseg_contract::rng::{Random, mix64};
 use boneseg_data::image_io::GrayImage;
 use rayon::prelude::*;
 
 use crate::anatomy::Capsule;
+use crate::film::Detector;
 use crate::geometry::{Frame, Vec2, v2};
-use crate::person::ImagePlan;
+use crate::person::{ImagePlan, Trabeculae};
 use crate::rng::Rng;
 use crate::scene::{Foreign, Scene};
 use crate::shape::{Shape, bounds_of};
@@ -53,10 +54,12 @@ impl Grid {
         Grid { values: (0..cols * cols).map(|_| rng.uniform(-1.0, 1.0) as f32).collect(), cols, cell }
     }
 
-    /// Soft-tissue attenuation (flesh has no sharp detail), blurred for soft skin edges.
-    fn tissue(flesh: &[Capsule], palm: &[Vec2], size: usize, unit: f64) -> Grid {
+    /// Soft-tissue attenuation (flesh has no sharp detail), blurred for soft skin edges; `tissue`
+    /// scales the palm's thickness (the fingers' and forearm's come scaled in their capsules).
+    fn tissue(flesh: &[Capsule], palm: &[Vec2], size: usize, unit: f64, tissue: f64) -> Grid {
         let grid = Grid::new(size, (size as f64 / 256.0).max(2.0), |p| {
-            let chord = flesh.iter().map(|c| chord(p, c)).fold(palm_thickness(p, palm, unit), f64::max);
+            let palm = palm_thickness(p, palm, unit) * tissue;
+            let chord = flesh.iter().map(|c| chord(p, c)).fold(palm, f64::max);
             (TISSUE_MU * (chord / unit).powf(TISSUE_POWER)) as f32
         });
         Grid { values: box_blur(&grid.values, grid.cols), ..grid }
@@ -122,6 +125,49 @@ struct Drawable<'a> {
     shape: &'a Shape,
     bounds: [usize; 4],
     mu: f64,
+    /// Seeds its trabecular texture.
+    index: u64,
+}
+
+/// The trabecular texture: value noise in each bone's own frame, its grain stretched along a long
+/// bone's axis as trabeculae follow the lines of load.
+struct Trabecular {
+    amplitude: f64,
+    /// Grain across the bone, in pixels.
+    cell: f64,
+    seed: u64,
+}
+
+impl Trabecular {
+    fn new(trabeculae: Trabeculae, unit: f64, seed: u64) -> Trabecular {
+        Trabecular { amplitude: trabeculae.amplitude, cell: (0.011 * unit * trabeculae.scale).max(0.5), seed }
+    }
+
+    /// The texture's factor on a bone's density at `p`.
+    fn at(&self, d: &Drawable, p: Vec2) -> f64 {
+        let (u, v) = d.shape.frame().local(p);
+        let stretch = if matches!(d.shape, Shape::Long(_)) { 3.0 } else { 1.4 };
+        let seed = self.seed ^ d.index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let fine = value_noise(seed, u / (stretch * self.cell), v / self.cell);
+        let coarse = value_noise(!seed, u / (2.0 * stretch * self.cell), v / (2.5 * self.cell));
+        1.0 + self.amplitude * (0.65 * fine + 0.35 * coarse)
+    }
+}
+
+/// Smooth value noise in [-1, 1] from hashed lattice values, without a stored grid.
+fn value_noise(seed: u64, x: f64, y: f64) -> f64 {
+    let (ix, iy) = (x.floor(), y.floor());
+    let (fx, fy) = (x - ix, y - iy);
+    let (fx, fy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
+    let (ix, iy) = (ix as i64 as u64, iy as i64 as u64);
+    let at = |i: u64, j: u64| {
+        let h = mix64(seed ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ j.wrapping_mul(0x8CB9_2BA7_2F3D_8DD7));
+        (h >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    };
+    let top = at(ix, iy) + (at(ix.wrapping_add(1), iy) - at(ix, iy)) * fx;
+    let bottom = at(ix, iy.wrapping_add(1))
+        + (at(ix.wrapping_add(1), iy.wrapping_add(1)) - at(ix, iy.wrapping_add(1))) * fx;
+    top + (bottom - top) * fy
 }
 
 /// Renders the scene with the image settings of `plan`; `seed` drives texture and noise.
@@ -129,16 +175,24 @@ pub fn render(scene: &Scene, plan: &ImagePlan, seed: u64) -> GrayImage {
     let n = scene.size;
     let unit = scene.unit;
     let mut rng = Rng::new(seed);
-    let tissue = Grid::tissue(&scene.flesh, &scene.palm, n, unit);
+    let tissue = Grid::tissue(&scene.flesh, &scene.palm, n, unit, scene.tissue);
     let coarse_texture = Grid::noise(n, (0.08 * unit).max(2.0), &mut rng);
     let fine_texture = Grid::noise(n, (n as f64 / 700.0).max(1.5), &mut rng);
     let speckle = Grid::noise(n, (n as f64 / 1000.0).max(1.0), &mut rng);
+    let trabecular = (plan.trabeculae.amplitude > 0.0)
+        .then(|| Trabecular::new(plan.trabeculae, unit, rng.fork(0x7AB).next_u64()));
     let drawables: Vec<Drawable> = scene
         .bones
         .iter()
-        .map(|b| (&b.shape, if matches!(b.shape, Shape::Blob(_)) { CARPAL_MU } else { BONE_MU }))
+        .map(|b| {
+            let mu = if matches!(b.shape, Shape::Blob(_)) { CARPAL_MU } else { BONE_MU };
+            (&b.shape, mu * b.density)
+        })
         .chain(scene.sesamoids.iter().map(|s| (s, SESAMOID_MU)))
-        .filter_map(|(shape, mu)| Some(Drawable { shape, bounds: shape.pixel_bounds(n)?, mu }))
+        .enumerate()
+        .filter_map(|(index, (shape, mu))| {
+            Some(Drawable { shape, bounds: shape.pixel_bounds(n)?, mu, index: index as u64 })
+        })
         .collect();
     let thickness = PowerTable::new(THICKNESS_POWER, 0.6);
     let foreign: Vec<(&Foreign, [usize; 4])> =
@@ -162,6 +216,10 @@ pub fn render(scene: &Scene, plan: &ImagePlan, seed: u64) -> GrayImage {
                     return 0.0;
                 }
                 let texture = 1.0 + 0.1 * coarse_texture.at(p.x, p.y) + 0.12 * fine_texture.at(p.x, p.y);
+                let texture = match &trabecular {
+                    Some(trabecular) => texture * trabecular.at(d, p),
+                    None => texture,
+                };
                 d.mu * density * thickness.at(half_width / unit) * texture
             });
         }
@@ -170,12 +228,29 @@ pub fn render(scene: &Scene, plan: &ImagePlan, seed: u64) -> GrayImage {
         }
     });
 
-    // Detector response: exposure curve, top band, brightness/contrast.
     let band_height = rng.uniform(0.01, 0.03) * n as f64;
     let band_level = rng.uniform(170.0, 230.0);
+    let noise_seed = rng.next_u64();
+    let pixels = if plan.film.is_classic() {
+        classic_detector(attenuation, n, plan, (band_height as f32, band_level as f32), noise_seed)
+    } else {
+        processed(attenuation, scene, plan, (band_height as f32, band_level as f32), noise_seed)
+    };
+    GrayImage::from_raw(n as u32, n as u32, pixels).expect("buffer matches the size")
+}
+
+/// The classic phantom's detector: exposure curve, top band, brightness and contrast, a slight
+/// blur and flat noise.
+fn classic_detector(
+    attenuation: Vec<f32>,
+    n: usize,
+    plan: &ImagePlan,
+    band: (f32, f32),
+    noise_seed: u64,
+) -> Vec<u8> {
+    let (band_height, band_level) = band;
     let (exposure, contrast, brightness) =
         (plan.exposure as f32, plan.contrast as f32, plan.brightness as f32);
-    let (band_height, band_level) = (band_height as f32, band_level as f32);
     let mut grey = attenuation;
     grey.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
         let band =
@@ -188,7 +263,6 @@ pub fn render(scene: &Scene, plan: &ImagePlan, seed: u64) -> GrayImage {
 
     // A slight blur (the detector's point spread) and noise.
     let blurred = blur_121(&grey, n);
-    let noise_seed = rng.next_u64();
     let mut pixels = vec![0u8; n * n];
     let noise_sd = plan.noise as f32;
     pixels.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
@@ -198,7 +272,124 @@ pub fn render(scene: &Scene, plan: &ImagePlan, seed: u64) -> GrayImage {
             *out = value.round().clamp(0.0, 255.0) as u8;
         }
     });
-    GrayImage::from_raw(n as u32, n as u32, pixels).expect("buffer matches the size")
+    pixels
+}
+
+/// A processed radiograph: the background and its gradient under the hand, the top band if any,
+/// the tone curve, the collimator's shutters, lead markers, the detector's blur and its
+/// signal-dependent noise, then the software's text on top. Each part falls back to the classic
+/// phantom's when its factor is off.
+fn processed(
+    attenuation: Vec<f32>,
+    scene: &Scene,
+    plan: &ImagePlan,
+    band: (f32, f32),
+    noise_seed: u64,
+) -> Vec<u8> {
+    let n = scene.size;
+    let film = &plan.film;
+    let detector = film.detector;
+    let exposure = detector.map_or(plan.exposure, |d| d.exposure) as f32;
+    let (level, gradient, angle, shutter_level, show_band) = match &film.background {
+        Some(b) => (b.level, b.gradient, b.gradient_angle, b.shutter_level, b.band),
+        None => (0.0, 0.0, 0.0, 0.0, true),
+    };
+    let (gx, gy) = (angle.cos() * gradient / n as f64, angle.sin() * gradient / n as f64);
+    let tone = ToneCurve::new(detector, plan);
+    let edge = (1.5 * n as f64 / 2048.0).max(0.5);
+    let (band_height, band_level) = band;
+    let mut grey = attenuation;
+    grey.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
+        let band = if show_band && (y as f32) < band_height {
+            band_level * (1.0 - y as f32 / band_height).sqrt()
+        } else {
+            0.0
+        };
+        let dy = y as f64 - n as f64 / 2.0;
+        for (x, v) in row.iter_mut().enumerate() {
+            let background = (level + gx * (x as f64 - n as f64 / 2.0) + gy * dy).clamp(0.0, 255.0) as f32;
+            let shown = 255.0 * (1.0 - (-*v * exposure).exp());
+            let value = tone.at((background + (1.0 - background / 255.0) * shown).max(band));
+            let p = v2(x as f64 + 0.5, y as f64 + 0.5);
+            let open = scene
+                .shutters
+                .iter()
+                .map(|s| (s.distance(p) / edge + 0.5).clamp(0.0, 1.0))
+                .fold(1.0, f64::min) as f32;
+            *v = shutter_level as f32 + (value - shutter_level as f32) * open;
+        }
+    });
+    for marker in scene.markers.iter().filter(|m| m.plan.lead) {
+        marker.paint(&mut grey, n);
+    }
+    let mut grey = match detector {
+        Some(d) => gaussian_blur(&grey, n, d.blur * n as f64 / 2048.0),
+        None => blur_121(&grey, n),
+    };
+    let (noise_sd, quantum) = detector.map_or((plan.noise, 0.0), |d| (d.noise, d.quantum));
+    grey.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
+        let mut noise = Rng::new(noise_seed).fork(y as u64);
+        for v in row.iter_mut() {
+            let signal = (*v / 255.0).clamp(0.0, 1.0).sqrt();
+            let sd = noise_sd as f32 * (1.0 - quantum as f32 + quantum as f32 * signal);
+            *v += sd * fast_normal(&mut noise);
+        }
+    });
+    for marker in scene.markers.iter().filter(|m| !m.plan.lead) {
+        marker.paint(&mut grey, n);
+    }
+    grey.into_par_iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()
+}
+
+/// The tone curve as a table over grey levels 0-255 (read with linear interpolation): the
+/// detector's, or the classic linear contrast about grey 60.
+struct ToneCurve {
+    table: Vec<f32>,
+}
+
+impl ToneCurve {
+    const STEPS: usize = 1024;
+
+    fn new(detector: Option<Detector>, plan: &ImagePlan) -> ToneCurve {
+        let curve = |grey: f64| match &detector {
+            Some(d) => d.tone(grey),
+            None => (grey - 60.0) * plan.contrast + 60.0 + plan.brightness,
+        };
+        let table = (0..=Self::STEPS).map(|i| curve(i as f64 * 255.0 / Self::STEPS as f64) as f32).collect();
+        ToneCurve { table }
+    }
+
+    fn at(&self, grey: f32) -> f32 {
+        let x = grey.clamp(0.0, 255.0) * Self::STEPS as f32 / 255.0;
+        let i = (x as usize).min(Self::STEPS - 1);
+        self.table[i] + (self.table[i + 1] - self.table[i]) * (x - i as f32)
+    }
+}
+
+/// Separable Gaussian blur with clamped borders.
+fn gaussian_blur(image: &[f32], n: usize, sigma: f64) -> Vec<f32> {
+    let radius = (3.0 * sigma).ceil().max(1.0) as usize;
+    let mut kernel: Vec<f32> = (0..=2 * radius)
+        .map(|i| (-((i as f64 - radius as f64) / sigma).powi(2) / 2.0).exp() as f32)
+        .collect();
+    let total: f32 = kernel.iter().sum();
+    kernel.iter_mut().for_each(|k| *k /= total);
+    let at = |i: usize, offset: usize| (i + offset).saturating_sub(radius).min(n - 1);
+    let mut horizontal = vec![0f32; n * n];
+    horizontal.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
+        let src = &image[y * n..(y + 1) * n];
+        for (x, out) in row.iter_mut().enumerate() {
+            *out = kernel.iter().enumerate().map(|(k, w)| w * src[at(x, k)]).sum();
+        }
+    });
+    let mut out = vec![0f32; n * n];
+    out.par_chunks_mut(n).enumerate().for_each(|(y, row)| {
+        for (k, w) in kernel.iter().enumerate() {
+            let src = &horizontal[at(y, k) * n..(at(y, k) + 1) * n];
+            row.iter_mut().zip(src).for_each(|(o, s)| *o += w * s);
+        }
+    });
+    out
 }
 
 /// Adds `value(p)` at the pixels of `bounds` that fall in a band of rows starting at row `y0`.

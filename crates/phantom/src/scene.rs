@@ -5,8 +5,11 @@ use boneseg_contract::annotation::{AnnotationFile, Polygon};
 use boneseg_contract::rng::Random;
 
 use crate::anatomy::{self, Bone, Capsule, Hand, RADIUS, Site, ULNA};
+use crate::film::{Framing, Shutter, Side};
 use crate::geometry::{Frame, Similarity, Vec2, v2};
+use crate::markers::Marker;
 use crate::person::{ImagePlan, Implant, Person};
+use crate::rng::Rng;
 use crate::shape::Shape;
 
 /// Middle metacarpal length as a fraction of the image side, for an average adult.
@@ -50,38 +53,189 @@ pub struct Scene {
     pub flesh: Vec<Capsule>,
     pub palm: Vec<Vec2>,
     pub foreign: Vec<Foreign>,
+    /// Soft-tissue thickness relative to the average.
+    pub tissue: f64,
+    /// The collimator's edges: the exposed field is where every one is non-negative.
+    pub shutters: Vec<HalfPlane>,
+    pub markers: Vec<Marker>,
+    /// Fingertips to wrist as a share of the image side, and the hand's centre as shares of
+    /// the width and height.
+    pub span: f64,
+    pub centre: (f64, f64),
+}
+
+/// `normal . p + offset >= 0`: one side of a straight edge.
+#[derive(Clone, Copy, Debug)]
+pub struct HalfPlane {
+    pub normal: Vec2,
+    pub offset: f64,
+}
+
+impl HalfPlane {
+    /// Signed distance in pixels, positive inside.
+    pub fn distance(&self, p: Vec2) -> f64 {
+        self.normal.dot(p) + self.offset
+    }
+}
+
+/// A box in pixels: (left, top, right, bottom).
+type Rect = [f64; 4];
+
+fn overlaps(a: &Rect, b: &Rect) -> bool {
+    a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
 }
 
 impl Scene {
     /// Lays out the hand of `plan` for `person` in a `size` x `size` image.
     pub fn layout(person: &Person, plan: &ImagePlan, size: usize) -> Scene {
         let hand = anatomy::build(&plan.pose);
+        let transform = match &plan.film.framing {
+            Some(framing) => frame(&hand, plan, framing, size),
+            None => classic_frame(&hand, person, plan, size),
+        };
+        let mut scene = Scene::place(&hand, person, plan, &transform, size, transform.scale);
         let s = size as f64;
-        let mut unit = s * METACARPAL_FRACTION * person.hand_scale;
-        let mirror = plan.hand == 1;
-        let side = if mirror { -1.0 } else { 1.0 };
-        // Anchor the middle finger's tip near the top, the hand slightly toward the little finger,
-        // then keep every bone above the forearm inside the frame, shrinking the hand if needed.
-        let margin = 0.012 * s;
-        let mut transform;
-        loop {
-            transform = Similarity::hand_to_image(unit, plan.rotation, mirror, v2(0.0, 0.0));
-            let anchor = v2(s * (0.5 + plan.shift) + side * 0.12 * unit, s * plan.top_margin + 0.03 * s);
-            transform = transform.shifted(anchor - transform.point(v2(0.0, 2.5)));
-            let (low, high) = extent(&hand, &transform);
-            let fit = ((s - 2.0 * margin) / (high.x - low.x)).min((s - 2.0 * margin) / (high.y - low.y));
-            if fit < 1.0 {
-                unit *= fit * 0.98;
-                continue;
-            }
-            let dx = (margin - low.x).max(0.0) - (high.x - (s - margin)).max(0.0);
-            let dy = (margin - low.y).max(0.0) - (high.y - (s - margin)).max(0.0);
-            transform = transform.shifted(v2(dx, dy));
-            break;
+        let (low, high) = extent(&hand, &transform);
+        scene.span = transform.scale * span_units(&hand) / s;
+        scene.centre = ((low.x + high.x) / 2.0 / s, (low.y + high.y) / 2.0 / s);
+        if let Some(background) = &plan.film.background {
+            let extent = wrist_extent(&hand, &transform);
+            scene.shutters = background.shutters.iter().filter_map(|s| shutter(s, &extent, size)).collect();
         }
-        Scene::place(&hand, person, plan, &transform, size, unit)
+        scene.markers = scene.place_markers(&hand, &transform, plan);
+        scene
     }
 
+    /// Finds each planned marker a place off the hand and forearm (a few random tries; a marker
+    /// with no room is left out).
+    fn place_markers(&self, hand: &Hand, t: &Similarity, plan: &ImagePlan) -> Vec<Marker> {
+        let s = self.size as f64;
+        let (low, high) = extent(hand, t);
+        let pad = 0.015 * s;
+        let mut taken: Vec<Rect> = vec![[low.x - pad, low.y - pad, high.x + pad, high.y + pad]];
+        for bone in self.bones.iter().filter(|b| b.class == RADIUS || b.class == ULNA) {
+            if let Some(b) = bone.shape.pixel_bounds(self.size) {
+                taken.push([b[0] as f64 - pad, b[1] as f64 - pad, b[2] as f64 + pad, b[3] as f64 + pad]);
+            }
+        }
+        let mut rng = Rng::new(plan.film.marker_seed);
+        let mut placed = Vec::new();
+        for marker in &plan.film.markers {
+            let (w, h) = marker.extent(self.size);
+            let border = 0.02 * s;
+            for _ in 0..24 {
+                let x = rng.uniform(border, (s - border - w).max(border));
+                let y = rng.uniform(border, (s - border - h).max(border));
+                let rect = [x, y, x + w, y + h];
+                if rect[2] <= s && rect[3] <= s && !taken.iter().any(|r| overlaps(r, &rect)) {
+                    taken.push(rect);
+                    placed.push(Marker { plan: marker.clone(), x, y });
+                    break;
+                }
+            }
+        }
+        placed
+    }
+}
+
+/// The classic phantom's placement: the middle metacarpal about a fifth of the image, the middle
+/// fingertip near the top.
+fn classic_frame(hand: &Hand, person: &Person, plan: &ImagePlan, size: usize) -> Similarity {
+    let s = size as f64;
+    let mut unit = s * METACARPAL_FRACTION * person.hand_scale;
+    let mirror = plan.hand == 1;
+    let side = if mirror { -1.0 } else { 1.0 };
+    // Anchor the middle finger's tip near the top, the hand slightly toward the little finger,
+    // then keep every bone above the forearm inside the frame, shrinking the hand if needed.
+    let margin = 0.012 * s;
+    let mut transform;
+    loop {
+        transform = Similarity::hand_to_image(unit, plan.rotation, mirror, v2(0.0, 0.0));
+        let anchor = v2(s * (0.5 + plan.shift) + side * 0.12 * unit, s * plan.top_margin + 0.03 * s);
+        transform = transform.shifted(anchor - transform.point(v2(0.0, 2.5)));
+        let (low, high) = extent(hand, &transform);
+        let fit = ((s - 2.0 * margin) / (high.x - low.x)).min((s - 2.0 * margin) / (high.y - low.y));
+        if fit < 1.0 {
+            unit *= fit * 0.98;
+            continue;
+        }
+        let dx = (margin - low.x).max(0.0) - (high.x - (s - margin)).max(0.0);
+        let dy = (margin - low.y).max(0.0) - (high.y - (s - margin)).max(0.0);
+        transform = transform.shifted(v2(dx, dy));
+        break;
+    }
+    transform
+}
+
+/// Bounding box of the hand down to the distal forearm, what every image shows (and a shutter
+/// must leave exposed): (left, top, right, bottom) in pixels.
+fn wrist_extent(hand: &Hand, t: &Similarity) -> Rect {
+    let (low, high) = extent(hand, t);
+    let mut rect = [low.x, low.y, high.x, high.y];
+    for bone in hand.bones.iter().filter(|b| b.class == RADIUS || b.class == ULNA) {
+        for p in bone.shape.outline(200).into_iter().filter(|p| p.y > -1.1) {
+            let q = t.point(p);
+            rect = [rect[0].min(q.x), rect[1].min(q.y), rect[2].max(q.x), rect[3].max(q.y)];
+        }
+    }
+    rect
+}
+
+/// The randomised placement: the hand and wrist span `framing.span` of the image height and lie
+/// anywhere in the room left around them; a hand too big for the frame at its rotation shrinks.
+fn frame(hand: &Hand, plan: &ImagePlan, framing: &Framing, size: usize) -> Similarity {
+    let s = size as f64;
+    let mut unit = framing.span * s / span_units(hand);
+    let margin = 0.01 * s;
+    loop {
+        let transform = Similarity::hand_to_image(unit, plan.rotation, plan.hand == 1, v2(0.0, 0.0));
+        let [left, top, right, bottom] = wrist_extent(hand, &transform);
+        let room = v2(s - 2.0 * margin - (right - left), s - 2.0 * margin - (bottom - top));
+        if room.x < 0.0 || room.y < 0.0 {
+            let fit = ((s - 2.0 * margin) / (right - left)).min((s - 2.0 * margin) / (bottom - top));
+            unit *= fit * 0.99;
+            continue;
+        }
+        let corner = v2(margin + framing.across * room.x, margin + framing.down * room.y);
+        return transform.shifted(corner - v2(left, top));
+    }
+}
+
+/// The hand's length from the fingertips to the distal forearm, in units of the middle
+/// metacarpal.
+fn span_units(hand: &Hand) -> f64 {
+    let [_, top, _, bottom] = wrist_extent(hand, &Similarity::hand_to_image(1.0, 0.0, false, v2(0.0, 0.0)));
+    bottom - top
+}
+
+/// A shutter's edge in the room between the image border and the exposed hand `extent`, or none
+/// when there is no room.
+fn shutter(shutter: &Shutter, extent: &Rect, size: usize) -> Option<HalfPlane> {
+    let s = size as f64;
+    // How much room the side leaves, the edge's inward normal and the border's midpoint.
+    let (room, normal, border) = match shutter.side {
+        Side::Left => (extent[0], v2(1.0, 0.0), v2(0.0, s / 2.0)),
+        Side::Right => (s - extent[2], v2(-1.0, 0.0), v2(s, s / 2.0)),
+        Side::Top => (extent[1], v2(0.0, 1.0), v2(s / 2.0, 0.0)),
+        Side::Bottom => (s - extent[3], v2(0.0, -1.0), v2(s / 2.0, s)),
+    };
+    if room < 0.02 * s {
+        return None;
+    }
+    let inside = |edge: &HalfPlane| {
+        [(extent[0], extent[1]), (extent[2], extent[1]), (extent[0], extent[3]), (extent[2], extent[3])]
+            .iter()
+            .all(|&(x, y)| edge.distance(v2(x, y)) > 0.0)
+    };
+    let through = border + normal * (room * shutter.inset);
+    [shutter.tilt, 0.0].into_iter().find_map(|tilt| {
+        let normal = normal.rotated(tilt.to_radians());
+        let edge = HalfPlane { normal, offset: -normal.dot(through) };
+        inside(&edge).then_some(edge)
+    })
+}
+
+impl Scene {
     fn place(
         hand: &Hand,
         person: &Person,
@@ -127,7 +281,7 @@ impl Scene {
             bones: hand
                 .bones
                 .iter()
-                .map(|b| Bone { class: b.class, shape: b.shape.transformed(t) })
+                .map(|b| Bone { class: b.class, shape: b.shape.transformed(t), density: b.density })
                 .collect(),
             sesamoids: hand.sesamoids.iter().map(|s| s.transformed(t)).collect(),
             flesh: hand
@@ -137,6 +291,11 @@ impl Scene {
                 .collect(),
             palm: hand.palm.iter().map(|&p| t.point(p)).collect(),
             foreign,
+            tissue: hand.tissue,
+            shutters: Vec::new(),
+            markers: Vec::new(),
+            span: 0.0,
+            centre: (0.5, 0.5),
         }
     }
 
@@ -150,7 +309,10 @@ impl Scene {
             .filter_map(|(i, bone)| {
                 // About one point every 7 pixels of outline, like the hand-drawn originals.
                 let n = ((bone.shape.perimeter() / 7.0) as usize).clamp(16, 360);
-                let clipped = clip_to_square(&bone.shape.outline(n), max);
+                let mut clipped = clip_to_square(&bone.shape.outline(n), max);
+                for edge in &self.shutters {
+                    clipped = clip(&clipped, |p| edge.distance(p));
+                }
                 let mut points: Vec<[i32; 2]> =
                     clipped.iter().map(|p| [p.x.round() as i32, p.y.round() as i32]).collect();
                 points.dedup();
@@ -201,25 +363,23 @@ fn extent(hand: &Hand, t: &Similarity) -> (Vec2, Vec2) {
 fn clip_to_square(points: &[Vec2], max: f64) -> Vec<Vec2> {
     // Signed distance inside each of the four borders.
     let borders: [fn(Vec2, f64) -> f64; 4] = [|p, _| p.x, |p, m| m - p.x, |p, _| p.y, |p, m| m - p.y];
-    let mut poly = points.to_vec();
-    for distance in borders {
-        if poly.is_empty() {
-            break;
+    borders.iter().fold(points.to_vec(), |poly, distance| clip(&poly, |p| distance(p, max)))
+}
+
+/// One Sutherland-Hodgman step: the part of a closed polygon where `distance` is non-negative.
+fn clip(poly: &[Vec2], distance: impl Fn(Vec2) -> f64) -> Vec<Vec2> {
+    let mut out = Vec::with_capacity(poly.len() + 4);
+    for i in 0..poly.len() {
+        let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
+        let (da, db) = (distance(a), distance(b));
+        if da >= 0.0 {
+            out.push(a);
         }
-        let mut out = Vec::with_capacity(poly.len() + 4);
-        for i in 0..poly.len() {
-            let (a, b) = (poly[i], poly[(i + 1) % poly.len()]);
-            let (da, db) = (distance(a, max), distance(b, max));
-            if da >= 0.0 {
-                out.push(a);
-            }
-            if (da >= 0.0) != (db >= 0.0) {
-                out.push(a + (b - a) * (da / (da - db)));
-            }
+        if (da >= 0.0) != (db >= 0.0) {
+            out.push(a + (b - a) * (da / (da - db)));
         }
-        poly = out;
     }
-    poly
+    out
 }
 
 #[cfg(test)]

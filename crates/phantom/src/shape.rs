@@ -31,6 +31,24 @@ pub struct LongBone {
     /// Cortex thickness as a fraction of the half-width, along the shaft and at the ends.
     pub cortex_shaft: f64,
     pub cortex_ends: f64,
+    /// A child's open growth plate, if any.
+    pub physis: Option<Physis>,
+}
+
+/// An open growth plate near one end of a long bone: beyond a radiolucent cartilage gap, the
+/// epiphysis is a separate ossification centre, narrower than the bone's end until it matures.
+/// The label takes in the epiphysis and the gap (a radiologist outlines the whole bone), so here,
+/// and only here, the outline encloses pixels without bone density.
+#[derive(Clone, Copy, Debug)]
+pub struct Physis {
+    /// At the distal end (`u = length`) or the proximal one (`u = 0`).
+    pub distal: bool,
+    /// Distance from that end to the middle of the gap.
+    pub depth: f64,
+    /// Half the gap's length.
+    pub half_gap: f64,
+    /// The epiphysis' width as a share of the bone's width there.
+    pub nucleus: f64,
 }
 
 /// A rounded irregular blob (a carpal bone): a superellipse with low-frequency wobble.
@@ -78,6 +96,10 @@ impl LongBone {
         let w = self.shaft
             + (self.base - self.shaft) * self.base_weight(t)
             + (self.head - self.shaft) * self.head_weight(t);
+        let w = match &self.physis {
+            Some(physis) => w * physis.width_share(self.length, t * self.length),
+            None => w,
+        };
         (w, self.head_shift * self.head_weight(t))
     }
 
@@ -103,6 +125,9 @@ impl LongBone {
     fn density_local(&self, u: f64, v: f64) -> (f64, f64) {
         let s = self.sheared(u, v);
         if s <= 0.0 || s >= self.length {
+            return (0.0, 0.0);
+        }
+        if self.physis.is_some_and(|physis| physis.in_gap(self.length, s)) {
             return (0.0, 0.0);
         }
         let t = s / self.length;
@@ -141,6 +166,15 @@ impl LongBone {
             let phi = std::f64::consts::FRAC_PI_2 * i as f64 / cap_steps as f64;
             ts.push((self.length - self.distal_cap * (1.0 - phi.cos()), phi.sin()));
         }
+        if let Some(physis) = &self.physis {
+            // The outline steps in to the epiphysis' width at the far side of the gap.
+            let step = physis.boundary(self.length);
+            for s in [step - 1e-6 * self.length, step + 1e-6 * self.length] {
+                let e = Self::cap(s, self.proximal_cap) * Self::cap(self.length - s, self.distal_cap);
+                ts.push((s, e));
+            }
+            ts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
         let side = |sign: f64, &(s, e): &(f64, f64)| {
             let (w, centre) = self.section(s / self.length);
             let v = centre + sign * w * e;
@@ -149,6 +183,28 @@ impl LongBone {
         let mut points: Vec<Vec2> = ts.iter().map(|p| side(-1.0, p)).collect();
         points.extend(ts.iter().rev().map(|p| side(1.0, p)));
         points
+    }
+}
+
+impl Physis {
+    /// Distance of `s` from the plate's end of a bone of `length`.
+    fn from_end(&self, length: f64, s: f64) -> f64 {
+        if self.distal { length - s } else { s }
+    }
+
+    /// Where the epiphysis side begins (the gap's far edge from the end), along the bone.
+    fn boundary(&self, length: f64) -> f64 {
+        let d = self.depth + self.half_gap;
+        if self.distal { length - d } else { d }
+    }
+
+    fn in_gap(&self, length: f64, s: f64) -> bool {
+        (self.from_end(length, s) - self.depth).abs() < self.half_gap
+    }
+
+    /// The width share at `s`: the epiphysis' (and the gap's) or the whole bone's.
+    fn width_share(&self, length: f64, s: f64) -> f64 {
+        if self.from_end(length, s) < self.depth + self.half_gap { self.nucleus } else { 1.0 }
     }
 }
 
@@ -193,7 +249,8 @@ impl Blob {
 }
 
 impl Shape {
-    fn frame(&self) -> &Frame {
+    /// The shape's local frame (`u` along a long bone or a carpal's major axis).
+    pub fn frame(&self) -> &Frame {
         match self {
             Shape::Long(b) => &b.frame,
             Shape::Blob(b) => &b.frame,
@@ -233,6 +290,7 @@ impl Shape {
                 proximal_cap: b.proximal_cap * k,
                 distal_cap: b.distal_cap * k,
                 head_shift: b.head_shift * k,
+                physis: b.physis.map(|p| Physis { depth: p.depth * k, half_gap: p.half_gap * k, ..p }),
                 ..b.clone()
             }),
             Shape::Blob(b) => {
@@ -287,6 +345,7 @@ mod tests {
             slant: 0.0,
             cortex_shaft: 0.35,
             cortex_ends: 0.12,
+            physis: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The phantom, checked the way a user would: through the dataset reader, the label masks and
-//! the pixels of the written images.
+//! the pixels of the written images. The classic phantom's tests pin today's images; the wide
+//! phantom's check that every factor varies, is recorded, and leaves the labels right.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,15 +10,17 @@ use boneseg_contract::{BitMask, CLASSES, ClassMasks, FillRule, NUM_CLASSES, clas
 use boneseg_data::image_io::read_gray;
 use boneseg_data::{Dataset, ReadOptions, labels};
 use boneseg_phantom::person::Rates;
+use boneseg_phantom::style::{Factor, Style};
 use boneseg_phantom::{SynthConfig, generate};
 
 const SIZE: usize = 512;
 
+/// The classic phantom.
 fn config(people: usize, test_people: usize, size: usize, seed: u64, rates: Rates) -> SynthConfig {
-    SynthConfig { people, test_people, size, seed, rates }
+    SynthConfig { people, test_people, size, seed, rates, style: Style::classic() }
 }
 
-/// One dataset shared by the tests of this file: 8 training and 2 test people at 512².
+/// One classic dataset shared by the tests of this file: 8 training and 2 test people at 512².
 fn dataset() -> &'static (tempfile::TempDir, Dataset) {
     static DATA: OnceLock<(tempfile::TempDir, Dataset)> = OnceLock::new();
     DATA.get_or_init(|| {
@@ -269,4 +272,194 @@ fn outliers_are_drawn_and_recorded() {
     }
     assert!(metal_images > 0, "some rings or implants among 8 people");
     assert_eq!(NUM_CLASSES, 29);
+}
+
+/// FNV-1a over the relative paths and bytes of a dataset's images and label files.
+fn fingerprint(root: &Path) -> u64 {
+    files(root)
+        .iter()
+        .filter(|(path, _)| path.ends_with(".png") || path.ends_with(".json"))
+        .flat_map(|(path, bytes)| path.as_bytes().iter().chain(bytes.iter()).copied().collect::<Vec<u8>>())
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3))
+}
+
+#[test]
+fn the_classic_style_is_the_phantom_before_domain_randomisation_byte_for_byte() {
+    // The fingerprint of what `boneseg synth --people 2 --test-people 1 --size 96 --seed 5
+    // --outlier-rate 0.5 --rotated-rate 0.5 --bent-rate 0.5` wrote before the wide phantom.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("classic");
+    let rates = Rates { outlier: 0.5, rotated: 0.5, bent: 0.5 };
+    generate(&out, &config(2, 1, 96, 5, rates), false, &|_, _| {}).unwrap();
+    assert_eq!(fingerprint(&out), CLASSIC_FINGERPRINT, "{:#x}", fingerprint(&out));
+}
+
+const CLASSIC_FINGERPRINT: u64 = 0xbedf_3330_6eac_d3;
+
+/// One wide dataset: 14 training people at 256², every factor on.
+fn wide() -> &'static (tempfile::TempDir, Dataset) {
+    static DATA: OnceLock<(tempfile::TempDir, Dataset)> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("wide");
+        let config =
+            SynthConfig { people: 14, test_people: 0, size: 256, seed: 23, ..SynthConfig::default() };
+        assert_eq!(config.style, Style::wide(), "every factor is on by default");
+        generate(&out, &config, false, &|_, _| {}).unwrap();
+        let dataset = Dataset::open(&out, ReadOptions::default()).unwrap();
+        (dir, dataset)
+    })
+}
+
+fn column(truth: &HashMap<String, HashMap<String, String>>, name: &str) -> Vec<f64> {
+    truth
+        .values()
+        .map(|row| row[name].parse::<f64>().unwrap_or_else(|_| panic!("{name}: {}", row[name])))
+        .collect()
+}
+
+fn range(values: &[f64]) -> (f64, f64) {
+    values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+}
+
+#[test]
+fn the_wide_phantom_varies_every_factor_and_records_it() {
+    let (_, dataset) = wide();
+    let truth = truth(&dataset.root);
+    assert_eq!(truth.len(), 28);
+    assert!(truth.values().all(|row| row["style"] == "wide"));
+    let (span_low, span_high) = range(&column(&truth, "span"));
+    assert!(span_low < 0.55 && span_high > 0.85, "hand spans {span_low:.2}-{span_high:.2} of the height");
+    let (x_low, x_high) = range(&column(&truth, "centre_x"));
+    assert!(x_high - x_low > 0.15, "hands lie at x {x_low:.2}-{x_high:.2}");
+    let (bg_low, bg_high) = range(&column(&truth, "background"));
+    assert!(bg_low < 15.0 && bg_high > 55.0, "backgrounds {bg_low}-{bg_high}");
+    let (age_low, age_high) = range(&column(&truth, "age"));
+    assert!(age_low < 12.0 && age_high > 60.0, "ages {age_low}-{age_high}");
+    let (gamma_low, gamma_high) = range(&column(&truth, "gamma"));
+    assert!(gamma_high - gamma_low > 0.3, "gamma {gamma_low}-{gamma_high}");
+    let (spread_low, spread_high) = range(&column(&truth, "finger_spread"));
+    assert!(spread_high - spread_low > 0.6, "finger spread {spread_low}-{spread_high}");
+    let (thumb_low, thumb_high) = range(&column(&truth, "thumb_deg"));
+    assert!(thumb_high - thumb_low > 15.0, "thumb {thumb_low}-{thumb_high}");
+    for name in ["noise", "blur_px", "exposure", "cortex", "density", "trabecular", "tissue"] {
+        let (low, high) = range(&column(&truth, name));
+        assert!(high > low, "{name} varies: {low}-{high}");
+    }
+    assert!(column(&truth, "shutters").iter().any(|&n| n > 0.0), "some images are collimated");
+    assert!(truth.values().any(|row| row["markers"].contains("side")), "some side letters");
+    for row in truth.values() {
+        let age: f64 = row["age"].parse().unwrap();
+        let plates = row["growth_plates"] == "1";
+        assert!(!(age >= 20.0 && plates), "{}: open growth plates at {age}", row["image"]);
+        assert!(!(age < 10.0 && !plates), "{}: fused growth plates at {age}", row["image"]);
+    }
+    // The meta table carries the same ages.
+    let meta = dataset.meta.as_ref().unwrap();
+    for entry in &dataset.train {
+        let age: f64 = truth[&entry.rel]["age"].parse().unwrap();
+        assert_eq!(meta.get(entry.person).unwrap().age, age.floor() as u32);
+    }
+}
+
+const CARPALS: [&str; 8] =
+    ["Trapezium", "Trapezoid", "Capitate", "Hamate", "Scaphoid", "Lunate", "Triquetrum", "Pisiform"];
+
+#[test]
+fn labels_follow_what_a_radiologist_marks() {
+    let (_, dataset) = wide();
+    let truth = truth(&dataset.root);
+    let carpals: Vec<usize> = CARPALS.iter().map(|c| class_index(c).unwrap()).collect();
+    let (mut child_carpal, mut adult_carpal) = (Vec::new(), Vec::new());
+    let mut overlaps = Vec::new();
+    for (entry, masks) in dataset.train.iter().zip(masks_of(dataset)) {
+        let row = &truth[&entry.rel];
+        let ossified: usize = row["ossified_carpals"].parse().unwrap();
+        let labelled = carpals.iter().filter(|&&c| !masks.class(c).is_empty()).count();
+        assert_eq!(labelled, ossified, "{}: a carpal is labelled exactly when it has ossified", entry.rel);
+        for class in (0..NUM_CLASSES).filter(|c| !carpals.contains(c)) {
+            assert!(!masks.class(class).is_empty(), "{}: {} is empty", entry.rel, CLASSES[class]);
+        }
+        // Carpal area relative to the middle metacarpal's (scale-free).
+        let metacarpal = masks.class(class_index("finger-11").unwrap()).count() as f64;
+        let carpal_area = carpals.iter().map(|&c| masks.class(c).count() as f64).sum::<f64>() / metacarpal;
+        let age: f64 = row["age"].parse().unwrap();
+        if age < 9.0 {
+            child_carpal.push(carpal_area);
+        } else if age > 20.0 {
+            adult_carpal.push(carpal_area);
+        }
+        if ossified == 8 && age > 20.0 {
+            let (a, b) = (masks.class(carpals[0]), masks.class(carpals[1]));
+            overlaps.push(a.intersection_count(b) as f64 / a.count().min(b.count()) as f64);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(!child_carpal.is_empty() && !adult_carpal.is_empty());
+    assert!(
+        mean(&child_carpal) < 0.7 * mean(&adult_carpal),
+        "young children's carpals are fewer and smaller: {:.2} against {:.2} metacarpals",
+        mean(&child_carpal),
+        mean(&adult_carpal)
+    );
+    assert!(mean(&overlaps) > 0.05, "adult Trapezium/Trapezoid still overlap: {:.3}", mean(&overlaps));
+}
+
+#[test]
+fn wide_images_look_like_processed_radiographs() {
+    let (_, dataset) = wide();
+    let mut backgrounds = Vec::new();
+    for (entry, masks) in dataset.train.iter().zip(masks_of(dataset)) {
+        let pixels = read_gray(&entry.image).unwrap().into_raw();
+        let mut bone = vec![false; pixels.len()];
+        for mask in masks.iter() {
+            for (start, length) in mask.runs() {
+                bone[start..start + length].iter_mut().for_each(|b| *b = true);
+            }
+        }
+        let mean = |keep: bool| {
+            let values: Vec<f64> =
+                pixels.iter().zip(&bone).filter(|&(_, &b)| b == keep).map(|(&p, _)| f64::from(p)).collect();
+            values.iter().sum::<f64>() / values.len() as f64
+        };
+        let mut sorted = pixels.clone();
+        sorted.sort_unstable();
+        let darkest_fifth =
+            sorted[..sorted.len() / 5].iter().map(|&p| f64::from(p)).sum::<f64>() / (sorted.len() / 5) as f64;
+        assert!(
+            mean(true) > darkest_fifth + 25.0,
+            "{}: bone {:.0}, background {darkest_fifth:.0}",
+            entry.rel,
+            mean(true)
+        );
+        assert!(mean(true) > mean(false), "{}: bone is brighter than the rest", entry.rel);
+        backgrounds.push(darkest_fifth);
+    }
+    let (low, high) = range(&backgrounds);
+    assert!(low < 20.0 && high > 50.0, "backgrounds from black to grey: {low:.0}-{high:.0}");
+}
+
+#[test]
+fn each_factor_draws_from_its_own_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, style: Style| {
+        let out = dir.path().join(name);
+        let config =
+            SynthConfig { people: 3, test_people: 0, size: 96, seed: 9, style, ..SynthConfig::default() };
+        generate(&out, &config, false, &|_, _| {}).unwrap();
+        let (labels, images): (Vec<_>, Vec<_>) = files(&out)
+            .into_iter()
+            .filter(|(p, _)| p.ends_with(".json") || p.ends_with(".png"))
+            .partition(|(p, _)| p.ends_with(".json"));
+        (labels, images)
+    };
+    let classic = make("classic", Style::classic());
+    let marked = make("marked", Style::classic().with(Factor::Markers).with(Factor::Detector));
+    assert_eq!(classic.0, marked.0, "markers and the detector leave the labels as they are");
+    assert_ne!(classic.1, marked.1);
+    let wide = make("wide", Style::wide());
+    let unmarked = make("unmarked", Style::wide().without(Factor::Markers));
+    assert_eq!(wide.0, unmarked.0, "turning markers off changes nothing else");
+    let framed = make("framed", Style::classic().with(Factor::Framing));
+    assert_ne!(classic.0, framed.0, "framing moves the bones");
 }

@@ -99,6 +99,11 @@ pub struct TrainSection {
     /// Stop (after a checkpoint) once the run has trained this long.
     #[serde(default)]
     pub max_minutes: Option<f64>,
+    /// Fit the run to `max_minutes`: after each epoch, the epochs that still fit are estimated
+    /// and the schedule ends with them (`train.epochs` is then the most it trains); see
+    /// [`crate::budget`].
+    #[serde(default)]
+    pub fit_to_time: bool,
     #[serde(default = "default_threshold")]
     pub threshold: f64,
     /// Print and log the step metrics every this many steps.
@@ -196,6 +201,9 @@ impl TrainConfig {
                 train.batch_size,
                 train.devices.len()
             ));
+        }
+        if train.fit_to_time && train.max_minutes.is_none() {
+            return Err("train.fit_to_time needs a budget: set train.max_minutes".into());
         }
         if self.data.size < 32 {
             return Err(format!("data.size {} is below the models' minimum of 32", self.data.size));

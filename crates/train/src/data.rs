@@ -82,7 +82,7 @@ impl DataSplit {
     }
 
     /// Opens the dataset at `root`, selects the images and builds both caches (sharing one
-    /// memory budget), telling `report` what it does: progress every tenth of the images,
+    /// memory budget), telling `report` what it does: progress every quarter of a big cache,
     /// label warnings, cache statistics.
     pub fn open(
         root: &Path,
@@ -136,6 +136,9 @@ fn cache_options(config: &TrainConfig) -> CacheOptions {
     }
 }
 
+/// Caches of fewer images than this report no progress, only their summary.
+const PROGRESS_FROM: usize = 40;
+
 /// Builds a cache on a helper thread while this one relays its progress to `report`.
 fn build_reporting(
     what: &str,
@@ -147,7 +150,9 @@ fn build_reporting(
     let (sender, receiver) = std::sync::mpsc::channel();
     let built = std::thread::scope(|scope| {
         let worker = scope.spawn(move || {
-            let step = total.div_ceil(10).max(1);
+            // A line per quarter, and only for caches big enough to take a while: a log that is
+            // not a terminal reads better without a line per image.
+            let step = if total < PROGRESS_FROM { usize::MAX } else { total.div_ceil(4) };
             let progress = move |done: usize, total: usize| {
                 if done.is_multiple_of(step) && done < total {
                     let _ = sender.send(done);

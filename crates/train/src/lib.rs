@@ -5,6 +5,7 @@
 //! leaderboard does; a run directory holds everything needed to resume or reproduce it.
 
 pub mod bench;
+pub mod budget;
 pub mod config;
 pub mod data;
 pub mod lock;

@@ -145,6 +145,12 @@ impl Schedule {
         Self { config, base_lr, total_steps, plateau: PlateauState::default() }
     }
 
+    /// Gives the run a new length (a run fitted to its time budget); schedules whose config
+    /// names its own `total_steps` keep it.
+    pub fn refit(&mut self, total_steps: usize) {
+        self.total_steps = total_steps;
+    }
+
     /// The learning rate of optimiser step `step` (0-based).
     pub fn lr(&self, step: usize) -> f64 {
         let base = self.base_lr;

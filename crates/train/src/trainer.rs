@@ -18,6 +18,7 @@ use boneseg_models::pretrained::{self, Fetched, PretrainedError};
 use boneseg_models::weights::{WeightsError, load_into_encoder, load_start_weights, save_burnpack};
 use serde::{Deserialize, Serialize};
 
+use crate::budget::TimeFit;
 use crate::config::{ConfigError, ModelConfig, TrainConfig};
 use crate::data::{DataSplit, Loader, PrepareError, batch_count};
 use crate::lock::{LockError, RunLock};
@@ -314,8 +315,9 @@ impl Session {
     fn run(mut self, report: &mut dyn Report) -> Result<Outcome, TrainError> {
         let started = Instant::now();
         let seed = self.config.train.seed;
-        let epochs = self.config.train.epochs;
+        let mut epochs = self.config.train.epochs;
         let batch_size = self.config.train.batch_size;
+        let fit = self.time_fit();
         while self.position.epoch < epochs {
             let epoch = self.position.epoch;
             let epoch_started = Instant::now();
@@ -436,9 +438,20 @@ impl Session {
             self.position.epoch += 1;
             self.position.batch = 0;
             (self.position.epoch_loss_sum, self.position.epoch_loss_steps) = (0.0, 0);
+            if let Some((fit, updates_per_epoch)) = fit {
+                epochs = fit.epochs(epoch + 1, started.elapsed().as_secs_f64());
+                self.schedule.refit(updates_per_epoch * epochs);
+            }
             let mut val_dice = None;
             if (epoch + 1).is_multiple_of(self.config.train.val_every) || epoch + 1 == epochs {
-                val_dice = Some(self.validate(epoch, report)?);
+                let (dice, worst) = self.validate(epoch)?;
+                report.message(&format!(
+                    "epoch {}/{epochs} step {} loss {train_loss:.4} validation mean dice {dice:.4} (worst {worst}) {:.0} s",
+                    epoch + 1,
+                    self.position.step,
+                    started.elapsed().as_secs_f64()
+                ));
+                val_dice = Some(dice);
             }
             self.run.append(
                 "epochs.csv",
@@ -462,8 +475,18 @@ impl Session {
         Ok(self.outcome(Stop::Finished))
     }
 
-    /// Validates, records the table, keeps the best checkpoint; returns the mean dice.
-    fn validate(&mut self, epoch: usize, report: &mut dyn Report) -> Result<f64, TrainError> {
+    /// With `train.fit_to_time`, the fit and the optimiser updates of an epoch.
+    fn time_fit(&self) -> Option<(TimeFit, usize)> {
+        let train = &self.config.train;
+        let minutes = train.max_minutes.filter(|_| train.fit_to_time)?;
+        let updates = batch_count(self.data.train.len(), train.batch_size)
+            .div_ceil(self.config.optim.accumulate.max(1));
+        Some((TimeFit::new(minutes, train.epochs), updates))
+    }
+
+    /// Validates, records the table (in the run's `validation/` folder), keeps the best
+    /// checkpoint; returns the mean dice and the worst three classes with theirs.
+    fn validate(&mut self, epoch: usize) -> Result<(f64, String), TrainError> {
         let model = self.model.valid();
         let options = ValidateOptions {
             threshold: self.config.train.threshold,
@@ -472,7 +495,12 @@ impl Session {
         };
         let table = validate(&model, &self.data.validation, &options, &self.device, |_, _| {});
         let mean = table.mean();
-        report.message(&format!("epoch {} validation\n{}", epoch + 1, table.report_marking_worst(3)));
+        let means = table.class_means();
+        let worst: Vec<String> = table
+            .worst_classes(3)
+            .into_iter()
+            .map(|class| format!("{} {:.2}", boneseg_contract::CLASSES[class], means[class]))
+            .collect();
         self.run.write_validation(epoch + 1, &table.to_csv())?;
         self.schedule.observe(mean);
         if self.position.best_dice.is_none_or(|best| mean > best) {
@@ -483,7 +511,7 @@ impl Session {
         } else {
             self.position.since_best += 1;
         }
-        Ok(mean)
+        Ok((mean, worst.join(", ")))
     }
 
     /// Writes a checkpoint through a staging directory (see [`swap_checkpoint`]); a checkpoint

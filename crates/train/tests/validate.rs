@@ -9,14 +9,23 @@ use boneseg_models::burn::tensor::module::interpolate;
 use boneseg_models::burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
 use boneseg_models::{ModelSpec, SegmentationModel};
+use boneseg_phantom::style::Style;
 use boneseg_phantom::{SynthConfig, generate};
 use boneseg_train::data::{CacheOptions, SampleCache, Truth};
 use boneseg_train::validate::{ScoreTable, ValidateOptions, score_logits, validate};
 
+/// The classic phantom: the ceilings below are measured on its images.
 fn phantom(people: usize, size: usize) -> (tempfile::TempDir, Vec<ImageEntry>) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("data");
-    let config = SynthConfig { people, test_people: 0, size, seed: 3, ..SynthConfig::default() };
+    let config = SynthConfig {
+        people,
+        test_people: 0,
+        size,
+        seed: 3,
+        style: Style::classic(),
+        ..SynthConfig::default()
+    };
     generate(&root, &config, false, &|_, _| {}).unwrap();
     (dir, Dataset::open(&root, ReadOptions::default()).unwrap().train)
 }

@@ -21,10 +21,14 @@ pub struct Args {
     /// How many overlays to draw.
     #[arg(long, default_value_t = 3)]
     pub overlays: usize,
-    /// Training time budget in minutes (configs/quick-cpu.toml on the phantom); 0 skips training.
-    #[arg(long, default_value_t = 6.0)]
+    /// Training time budget in minutes (configs/quick-cpu.toml on the phantom); the run's length
+    /// and learning-rate schedule are fitted to it (train.fit_to_time). 0 skips training.
+    #[arg(long, default_value_t = 10.0)]
     pub train_minutes: f64,
 }
+
+/// The most epochs the demo's run may fit into its budget (a fast machine stops here).
+const FIT_EPOCHS_CAP: usize = 1000;
 
 /// The quick CPU config, built into the binary so the demo runs from anywhere.
 const QUICK_CPU: &str = include_str!("../../../../configs/quick-cpu.toml");
@@ -122,6 +126,8 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
         overrides: vec![
             format!("data.root={}", data.display()),
             format!("train.max_minutes={}", args.train_minutes),
+            "train.fit_to_time=true".to_string(),
+            format!("train.epochs={FIT_EPOCHS_CAP}"),
             format!("data.folds={}", args.phantom.people.clamp(2, 5)),
         ],
         out: Some(run_dir.clone()),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use boneseg_phantom::person::Rates;
+use boneseg_phantom::style::{Factor, Style};
 use boneseg_phantom::{SynthConfig, generate};
 
 use crate::progress;
@@ -44,6 +45,32 @@ pub struct PhantomArgs {
     /// Share of images with bent fingers or a strongly deviated wrist.
     #[arg(long, default_value_t = 0.1)]
     pub bent_rate: f64,
+    /// The phantom's world: `wide` randomises every factor below over realistic ranges (the
+    /// values go to synth_truth.csv); `classic` is the phantom before domain randomisation, byte
+    /// for byte (every hand adult, framed alike, on black).
+    #[arg(long, default_value = "wide", value_parser = Style::named)]
+    pub style: Style,
+    /// Factors to leave at their classic values, comma-separated: framing (hand scale and
+    /// position), pose (rotation, finger spread, thumb), background (level, gradient, collimator
+    /// shutters), markers (side letters, dates, rulers, text), detector (exposure, tone curve,
+    /// blur, noise), bone (texture, cortex, density), tissue, age (children to old adults).
+    #[arg(long, value_delimiter = ',', value_parser = parse_factor)]
+    pub without: Vec<Factor>,
+    /// Factors to randomise on top of --style, comma-separated (e.g. --style classic --with age).
+    #[arg(long, value_delimiter = ',', value_parser = parse_factor)]
+    pub with: Vec<Factor>,
+}
+
+fn parse_factor(text: &str) -> Result<Factor, String> {
+    text.parse()
+}
+
+impl PhantomArgs {
+    /// The style with `--with` and `--without` applied.
+    pub fn style(&self) -> Style {
+        let style = self.with.iter().fold(self.style, |style, &f| style.with(f));
+        self.without.iter().fold(style, |style, &f| style.without(f))
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -54,18 +81,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         size: p.size,
         seed: p.seed,
         rates: Rates { outlier: p.outlier_rate, rotated: p.rotated_rate, bent: p.bent_rate },
+        style: p.style(),
     };
     let bar = progress::bar(2 * (p.people + p.test_people), "images");
     let summary = generate(&args.out, &config, args.force, &|done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     let images = summary.train_images + summary.test_images;
     println!(
-        "wrote {} ({} training and {} test images, {}x{}) in {:.1} s, {:.1} images/s",
+        "wrote {} ({} training and {} test images, {}x{}, {} phantom) in {:.1} s, {:.1} images/s",
         args.out.display(),
         summary.train_images,
         summary.test_images,
         p.size,
         p.size,
+        config.style,
         summary.seconds,
         images as f64 / summary.seconds
     );

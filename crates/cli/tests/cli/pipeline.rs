@@ -180,8 +180,13 @@ fn data_check_passes_on_the_phantom() {
 fn the_demo_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let run = boneseg(&["demo", "--out", s(&out), "--people", "3", "--test-people", "1", "--size", "256"])
-        .expect(0);
+    let args = ["--people", "3", "--test-people", "1", "--size", "256", "--train-minutes", "1"];
+    let run = boneseg(&[&["demo", "--out", s(&out)][..], &args[..]].concat()).expect(0);
     assert!(run.stdout.contains("mean_dice=1\n"), "{}", run.stdout);
+    // Off a terminal the log stays short: one line per validation, no per-image cache lines.
+    let validations = run.stderr.lines().filter(|l| l.contains("validation mean dice")).count();
+    assert!(validations >= 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("caching"), "{}", run.stderr);
+    assert!(run.stderr.lines().count() < 40, "{}", run.stderr);
     assert_eq!(file_names(&out.join("overlays")).len(), 3);
 }

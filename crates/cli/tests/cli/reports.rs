@@ -18,7 +18,9 @@ pub fn seeded() -> &'static (tempfile::TempDir, PathBuf, PathBuf, [String; 2]) {
     SEEDED.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let args = ["--people", "6", "--test-people", "2", "--size", "256", "--seed", "11"];
+        // The classic phantom: the report is checked against its known outliers and overlaps.
+        let args =
+            ["--people", "6", "--test-people", "2", "--size", "256", "--seed", "11", "--style", "classic"];
         let rates = ["--outlier-rate", "0.5", "--rotated-rate", "0.4"];
         boneseg(&[&["synth", "--out", s(&data)][..], &args[..], &rates[..]].concat()).expect(0);
         let labels = data.join("train/outputs_json");
