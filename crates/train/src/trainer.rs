@@ -212,8 +212,7 @@ impl Session {
         let train_device = device.clone().autodiff();
         let spec = config.model.spec().map_err(TrainError::Model)?;
         let mut model = SegmentationModel::new(spec, &train_device);
-        let loss = Loss::new(&config.loss)?;
-        loss.check_classes(config.model.classes)?;
+        let loss = config.loss()?;
         let mut optim = Optim::new(&config.optim)?;
         let data = DataSplit::prepare(&config, &mut |text: &str| report.message(text))?;
         let updates_per_epoch =
@@ -271,6 +270,9 @@ impl Session {
             let epoch = self.position.epoch;
             let epoch_started = Instant::now();
             let mut loader = Loader::new(&self.data, &self.config, epoch, self.position.batch);
+            if let Some(line) = self.loss.stage_begins(epoch) {
+                report.message(&line);
+            }
             let batches = loader.batches();
             let (mut loss_sum, mut loss_count) = (0.0, 0);
             while let Some(batch) = loader.next_batch() {
@@ -282,7 +284,7 @@ impl Session {
                     Some(mixed) => mixed.forward(&self.model, images),
                     None => self.model.forward(images),
                 };
-                let loss = self.loss.forward(logits, targets);
+                let loss = self.loss.forward_at(epoch, logits, targets);
                 let value = loss.clone().into_scalar::<f32>() as f64;
                 if !value.is_finite() {
                     return Err(TrainError::NonFinite {
