@@ -97,7 +97,8 @@ fn one() -> usize {
 #[serde(deny_unknown_fields)]
 pub struct CopyPaste {
     /// Classes whose bones are pasted: names or groups (`"carpals"`). Default: Trapezium,
-    /// Trapezoid, Triquetrum and Pisiform, the four smallest carpals.
+    /// Trapezoid, Triquetrum and Pisiform: the two overlapping pairs of carpals that hold the
+    /// smallest ones (Pisiform, Trapezoid).
     #[serde(default = "default_classes")]
     pub classes: Vec<String>,
     /// Bones pasted per application, of distinct classes drawn from `classes`, each from its

@@ -245,18 +245,13 @@ impl Loss {
             } else {
                 format!("{}{}", term.kind.name(), repeats + 1)
             };
-            let resolved = match &term.class_weights {
-                Some(ClassWeights::Values(values)) => Some(values.clone()),
-                Some(ClassWeights::Preset(preset)) => Some(preset.weights()),
-                None => None,
-            };
             built.push(Term {
                 label,
                 kind: term.kind,
                 weight: term.weight,
                 function,
                 class_weights: term.class_weights.clone(),
-                resolved,
+                resolved: term.class_weights.as_ref().map(ClassWeights::values),
             });
         }
         if terms.iter().all(|t| t.weight == 0.0) {
@@ -272,41 +267,39 @@ impl Loss {
         Ok(self)
     }
 
-    /// The total at the config's weights (the schedule's first stage).
+    /// The total at the config's weights (those of the first epoch: a stage starts at 2 or later).
     pub fn forward(&self, logits: Tensor<4>, targets: Tensor<4>) -> Tensor<1> {
-        self.forward_parts(logits, targets).total
+        self.forward_at(0, logits, targets)
     }
 
     /// The total with the weights of `epoch` (0-based); terms weighted 0 there are not computed.
     pub fn forward_at(&self, epoch: usize, logits: Tensor<4>, targets: Tensor<4>) -> Tensor<1> {
         let weights = self.weights_at(epoch);
-        let mut total: Option<Tensor<1>> = None;
-        for (term, &weight) in self.terms.iter().zip(&weights).filter(|(_, w)| **w != 0.0) {
-            let weighted = term.value(logits.clone(), targets.clone()).mul_scalar(weight);
-            total = Some(match total {
-                Some(sum) => sum + weighted,
-                None => weighted,
-            });
-        }
-        // Every stage has a positive weight (stages::check), so some term was computed.
-        total.expect("a term with a positive weight")
+        self.terms
+            .iter()
+            .zip(weights)
+            .filter(|(_, weight)| *weight != 0.0)
+            .map(|(term, weight)| term.value(logits.clone(), targets.clone()).mul_scalar(weight))
+            .reduce(|sum, weighted| sum + weighted)
+            // Loss::new and stages::check refuse weights that are all zero.
+            .expect("a term with a positive weight")
     }
 
     /// The total and each term's unweighted value (a repeated kind is labelled `dice2`, ...),
     /// at the config's weights.
     pub fn forward_parts(&self, logits: Tensor<4>, targets: Tensor<4>) -> LossParts {
-        let mut total: Option<Tensor<1>> = None;
-        let mut parts = Vec::with_capacity(self.terms.len());
-        for term in &self.terms {
-            let value = term.value(logits.clone(), targets.clone());
-            let weighted = value.clone().mul_scalar(term.weight);
-            total = Some(match total {
-                Some(sum) => sum + weighted,
-                None => weighted,
-            });
-            parts.push((term.label.clone(), value));
-        }
-        LossParts { total: total.expect("at least one term"), terms: parts }
+        let terms: Vec<(String, Tensor<1>)> = self
+            .terms
+            .iter()
+            .map(|term| (term.label.clone(), term.value(logits.clone(), targets.clone())))
+            .collect();
+        let total = terms
+            .iter()
+            .zip(&self.terms)
+            .map(|((_, value), term)| value.clone().mul_scalar(term.weight))
+            .reduce(|sum, weighted| sum + weighted)
+            .expect("at least one term");
+        LossParts { total, terms }
     }
 
     /// The terms' weights in `epoch` (0-based): the config's, or the last stage begun by then.

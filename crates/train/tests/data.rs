@@ -196,21 +196,10 @@ fn masks_are_reduced_by_area_majority() {
 }
 
 fn loader(cache: &SampleCache, epoch: usize, start: usize, workers: usize, augment: Pipeline) -> Loader {
-    cropping_loader(cache, epoch, start, workers, augment, None)
+    cropping_loader(cache, epoch, start, workers, augment, None, None)
 }
 
 fn cropping_loader(
-    cache: &SampleCache,
-    epoch: usize,
-    start: usize,
-    workers: usize,
-    augment: Pipeline,
-    crop: Option<usize>,
-) -> Loader {
-    focused_loader(cache, epoch, start, workers, augment, crop, None)
-}
-
-fn focused_loader(
     cache: &SampleCache,
     epoch: usize,
     start: usize,
@@ -323,7 +312,7 @@ fn crops_are_windows_of_the_image_and_its_masks() {
     let side = 16;
     let mut offsets = std::collections::HashSet::new();
     for epoch in 0..3 {
-        for batch in drain(cropping_loader(&cache, epoch, 0, 2, Pipeline::default(), Some(side))) {
+        for batch in drain(cropping_loader(&cache, epoch, 0, 2, Pipeline::default(), Some(side), None)) {
             assert_eq!(batch.size, side);
             let plane = side * side;
             for k in 0..batch.batch_size {
@@ -362,12 +351,12 @@ fn focused_crops_hold_the_chosen_bones() {
     let holding = |focus: Option<Focus>| -> (usize, usize) {
         let mut counts = (0, 0);
         for epoch in 0..3 {
-            let loader = focused_loader(&cache, epoch, 0, 2, Pipeline::default(), Some(side), focus);
+            let loader = cropping_loader(&cache, epoch, 0, 2, Pipeline::default(), Some(side), focus);
             for batch in drain(loader) {
                 let plane = side * side;
                 for k in 0..batch.batch_size {
                     let target = &batch.targets[(k * NUM_CLASSES + pisiform) * plane..][..plane];
-                    counts.0 += usize::from(target.iter().any(|&t| t == 1.0));
+                    counts.0 += usize::from(target.contains(&1.0));
                     counts.1 += 1;
                 }
             }

@@ -119,18 +119,25 @@ pub enum ClassWeights {
 }
 
 impl ClassWeights {
+    /// The weights as given, a preset's 29.
+    pub fn values(&self) -> Vec<f64> {
+        match self {
+            ClassWeights::Values(values) => values.clone(),
+            ClassWeights::Preset(preset) => preset.weights(),
+        }
+    }
+
     /// The weights for `classes` channels, or why they do not fit.
     pub fn resolve(&self, classes: usize) -> Result<Vec<f64>, String> {
-        let values = match self {
-            ClassWeights::Values(values) => values.clone(),
-            ClassWeights::Preset(preset) if classes != NUM_CLASSES => {
-                return Err(format!(
-                    "class_weights = \"{}\" is made for the {NUM_CLASSES} bone classes, the model has {classes}",
-                    preset.name()
-                ));
-            }
-            ClassWeights::Preset(preset) => preset.weights(),
-        };
+        if let ClassWeights::Preset(preset) = self
+            && classes != NUM_CLASSES
+        {
+            return Err(format!(
+                "class_weights = \"{}\" is made for the {NUM_CLASSES} bone classes, the model has {classes}",
+                preset.name()
+            ));
+        }
+        let values = self.values();
         if values.len() != classes {
             return Err(format!("class_weights has {} values for {classes} classes", values.len()));
         }
