@@ -1,11 +1,12 @@
 """Reference values for boneseg-train's losses, optimisers and schedules.
 
 Writes crates/train/tests/fixtures/{losses,optimisers,schedules}.json from PyTorch,
-segmentation-models-pytorch and the `adamp` package, so the Rust tests compare against the
+segmentation-models-pytorch (0.6: its Lovasz hinge, in multilabel mode and per channel) and
+the `adamp` package, so the Rust tests compare against the
 libraries a Python pipeline would use without needing Python themselves.
 
     /work/venv/torch/bin/pip install adamp
-    /work/venv/torch/bin/python tools/reference/train_reference.py
+    /work/venv/torch/bin/python tools/reference/train_reference.py [losses] [optimisers] [schedules]
 
 Inputs are drawn from a fixed seed and rounded to float32 (the Rust side reads them as f32);
 references are computed in float64 from those rounded values, so the tests see only their
@@ -13,12 +14,12 @@ own float32 error.
 """
 
 import json
+import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 import segmentation_models_pytorch as smp
-from adamp import AdamP
 
 OUT = Path(__file__).resolve().parents[2] / "crates" / "train" / "tests" / "fixtures"
 
@@ -50,6 +51,30 @@ def per_image_tversky(logits, targets, alpha, beta, smooth, eps=1e-7):
     fn = t.sum(2) - tp
     score = (tp + smooth) / (tp + alpha * fp + beta * fn + smooth).clamp_min(eps)
     return ((1 - score) * (t.sum(2) > 0)).mean()
+
+
+def in_float32(loss):
+    """SMP's Lovasz casts the sorted labels to float32 (`_lovasz_grad`), so it runs in float32."""
+    return lambda x, t: loss(x.float(), t.float())
+
+
+def per_class_lovasz(x, t, per_image, class_weights=None):
+    """SMP's binary Lovasz hinge on each channel alone, then SMP's class-weighted mean."""
+    x, t = x.float(), t.float()
+    lovasz = smp.losses.LovaszLoss("binary", per_image=per_image)
+    w = torch.tensor(class_weights or [1.0] * x.shape[1], dtype=x.dtype)
+    per_class = torch.stack([lovasz(x[:, c], t[:, c]) for c in range(x.shape[1])])
+    return (per_class * w).sum() / w.sum()
+
+
+def per_image_dice_weighted(x, t, class_weights):
+    """The per-image Dice with SMP's class weighting: sum(w_c l_nc) / (N sum(w))."""
+    n, c = x.shape[:2]
+    p = torch.sigmoid(x).reshape(n, c, -1)
+    t = t.reshape(n, c, -1)
+    score = smp.losses._functional.soft_dice_score(p, t, smooth=0.0, eps=1e-7, dims=(2,))
+    w = torch.tensor(class_weights, dtype=x.dtype)
+    return ((1 - score) * (t.sum(2) > 0) * w).sum() / (n * w.sum())
 
 
 def losses():
@@ -88,6 +113,49 @@ def losses():
             smp.losses.TverskyLoss("multilabel", from_logits=True, alpha=0.3, beta=0.7, gamma=1.5, smooth=0.5),
         ),
     }
+    cw = [0.5, 2.0, 1.25]
+    cases.update({
+        "lovasz": ({"kind": "lovasz", "weight": 1.0}, in_float32(smp.losses.LovaszLoss("multilabel"))),
+        "lovasz_per_image": (
+            {"kind": "lovasz", "weight": 1.0, "per_image": True},
+            in_float32(smp.losses.LovaszLoss("multilabel", per_image=True)),
+        ),
+        "lovasz_per_class": (
+            {"kind": "lovasz", "weight": 1.0, "per_class": True},
+            lambda x, t: per_class_lovasz(x, t, per_image=False),
+        ),
+        "lovasz_per_class_per_image": (
+            {"kind": "lovasz", "weight": 1.0, "per_class": True, "per_image": True},
+            lambda x, t: per_class_lovasz(x, t, per_image=True),
+        ),
+        "lovasz_class_weights": (
+            {"kind": "lovasz", "weight": 1.0, "per_class": True, "per_image": True, "class_weights": cw},
+            lambda x, t: per_class_lovasz(x, t, per_image=True, class_weights=cw),
+        ),
+        # SMP's convention, sum(w_c L_c) / sum(w): for BCE, torch's weight= scaled to mean 1.
+        "bce_class_weights": (
+            {"kind": "bce", "weight": 1.0, "pos_weight": pos_weight, "class_weights": cw},
+            lambda x, t: F.binary_cross_entropy_with_logits(
+                x, t, weight=(torch.tensor(cw, dtype=x.dtype) / (sum(cw) / 3)).view(3, 1, 1), pos_weight=pw
+            ),
+        ),
+        "focal_class_weights": (
+            {"kind": "focal", "weight": 1.0, "class_weights": cw},
+            smp.losses.FocalLoss("multilabel", class_weights=cw),
+        ),
+        "dice_class_weights": (
+            {"kind": "dice", "weight": 1.0, "class_weights": cw},
+            smp.losses.DiceLoss("multilabel", from_logits=True, class_weights=cw),
+        ),
+        "dice_per_image_class_weights": (
+            {"kind": "dice", "weight": 1.0, "per_image": True, "class_weights": cw},
+            lambda x, t: per_image_dice_weighted(x, t, cw),
+        ),
+        "tversky_class_weights": (
+            {"kind": "tversky", "weight": 1.0, "alpha": 0.3, "beta": 0.7, "gamma": 1.5, "class_weights": cw},
+            smp.losses.TverskyLoss("multilabel", from_logits=True, alpha=0.3, beta=0.7, gamma=1.5, class_weights=cw),
+        ),
+    })
     combined_terms = [{"kind": "focal", "weight": 0.5}, {"kind": "dice", "weight": 0.5}]
     focal, dice = cases["focal"][1], cases["dice"][1]
 
@@ -153,6 +221,8 @@ def optimiser_case(name, config, make, steps=4, grad_mode="free"):
 
 
 def optimisers():
+    from adamp import AdamP  # only this fixture needs it
+
     lr = 1e-2
     cases = [
         optimiser_case(
@@ -302,8 +372,11 @@ def schedules():
 
 
 def main():
+    """All three fixtures, or those named on the command line (`losses` needs no adamp)."""
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, make in [("losses", losses), ("optimisers", optimisers), ("schedules", schedules)]:
+    fixtures = [("losses", losses), ("optimisers", optimisers), ("schedules", schedules)]
+    chosen = sys.argv[1:] or [name for name, _ in fixtures]
+    for name, make in [(name, make) for name, make in fixtures if name in chosen]:
         path = OUT / f"{name}.json"
         path.write_text(json.dumps(make(), separators=(",", ":")) + "\n")
         print(f"{path} ({path.stat().st_size // 1024} KiB)")

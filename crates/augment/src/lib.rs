@@ -6,6 +6,9 @@
 //! transforms ([`intensity`]) touch the image only. Masks travel packed, one bit per class in a
 //! `u32` per pixel ([`plane`]), so they are sampled once, never blurred, never `f32`.
 //!
+//! Copy-paste ([`paste`]) pastes bones of other images of the training set, which the caller
+//! hands over as [`Donors`] ([`Pipeline::apply_with`]).
+//!
 //! Offline: [`offline`] writes augmented copies of a dataset in the competition layout (flip,
 //! rotate or straighten, mosaic), transforming the label polygons themselves.
 //!
@@ -34,9 +37,11 @@ pub mod geometric;
 pub mod intensity;
 pub mod limit;
 pub mod offline;
+pub mod paste;
 pub mod pipeline;
 pub mod rng;
 pub mod round;
 
 pub use boneseg_data::plane::{Plane, Sample};
+pub use paste::{DatasetDonors, DonorSource, Donors};
 pub use pipeline::{ConfigError, Pipeline, Step, Transform, sample_seed};

@@ -41,6 +41,7 @@ use crate::intensity::filter::{Emboss, GaussianBlur, MedianBlur, Sharpen};
 use crate::intensity::jpeg::ImageCompression;
 use crate::intensity::lut::{BrightnessContrast, MultiplicativeNoise, RandomGamma, apply_lut, invert_lut};
 use crate::intensity::noise::GaussNoise;
+use crate::paste::{CopyPaste, Donors};
 use crate::rng::Rng;
 use boneseg_data::plane::{Sample, plane_to_gray, unpack};
 
@@ -89,6 +90,8 @@ pub enum Transform {
     ImageCompression(ImageCompression),
     #[serde(alias = "InvertImg", alias = "invert")]
     InvertImg(NoParams),
+    #[serde(alias = "CopyPaste")]
+    CopyPaste(CopyPaste),
     #[serde(alias = "OneOf")]
     OneOf(OneOf),
 }
@@ -135,12 +138,32 @@ impl Transform {
             Transform::MultiplicativeNoise(_) => "multiplicative_noise",
             Transform::ImageCompression(_) => "image_compression",
             Transform::InvertImg(_) => "invert_img",
+            Transform::CopyPaste(_) => "copy_paste",
             Transform::OneOf(_) => "one_of",
         }
     }
 
-    /// Applies the transform (its random parameters drawn from `rng`).
-    pub fn apply(&self, rng: &mut Rng, mut sample: Sample) -> Sample {
+    /// Whether the transform moves pixels other than by a flip (so that bones no longer sit
+    /// where they do in other images of the dataset).
+    fn reshapes(&self) -> bool {
+        matches!(
+            self,
+            Transform::Rotate(_)
+                | Transform::ShiftScaleRotate(_)
+                | Transform::RandomResizedCrop(_)
+                | Transform::ElasticTransform(_)
+                | Transform::GridDistortion(_)
+        )
+    }
+
+    /// Applies the transform (its random parameters drawn from `rng`); copy-paste has no
+    /// donors here and changes nothing (see [`Transform::apply_with`]).
+    pub fn apply(&self, rng: &mut Rng, sample: Sample) -> Sample {
+        self.apply_with(rng, sample, &Donors::none())
+    }
+
+    /// Applies the transform, copy-paste taking its bones from `donors`.
+    pub fn apply_with(&self, rng: &mut Rng, mut sample: Sample, donors: &Donors) -> Sample {
         let image = &mut sample.image;
         match self {
             Transform::HorizontalFlip(_) => return hflip(&sample),
@@ -150,7 +173,8 @@ impl Transform {
             Transform::RandomResizedCrop(t) => return t.apply(rng, &sample),
             Transform::ElasticTransform(t) => return t.apply(rng, &sample),
             Transform::GridDistortion(t) => return t.apply(rng, &sample),
-            Transform::OneOf(one_of) => return one_of.apply(rng, sample),
+            Transform::OneOf(one_of) => return one_of.apply(rng, sample, donors),
+            Transform::CopyPaste(t) => return t.apply(rng, sample, donors),
             Transform::RandomBrightnessContrast(t) => t.apply(rng, image),
             Transform::RandomGamma(t) => t.apply(rng, image),
             Transform::MultiplicativeNoise(t) => t.apply(rng, image),
@@ -168,7 +192,7 @@ impl Transform {
 }
 
 impl OneOf {
-    fn apply(&self, rng: &mut Rng, sample: Sample) -> Sample {
+    fn apply(&self, rng: &mut Rng, sample: Sample, donors: &Donors) -> Sample {
         let total: f64 = self.transforms.iter().map(|s| s.p).sum();
         if total <= 0.0 {
             return sample;
@@ -176,12 +200,12 @@ impl OneOf {
         let mut pick = rng.unit() * total;
         for step in &self.transforms {
             if pick < step.p {
-                return step.transform.apply(rng, sample);
+                return step.transform.apply_with(rng, sample, donors);
             }
             pick -= step.p;
         }
         let last = self.transforms.last().expect("total > 0 means a transform");
-        last.transform.apply(rng, sample)
+        last.transform.apply_with(rng, sample, donors)
     }
 }
 
@@ -241,20 +265,50 @@ impl Pipeline {
     /// Checks what serde cannot: probabilities, sizes, non-empty groups. The message names the
     /// step as `augment[i]` (and `transforms[j]` inside a `one_of`).
     pub fn check(&self) -> Result<(), String> {
-        check_steps(&self.steps, "augment")
+        check_steps(&self.steps, "augment")?;
+        check_paste_order(&self.steps)
     }
 
-    /// Augments a sample; the same seed always gives the same result.
+    /// Augments a sample; the same seed always gives the same result. Copy-paste steps have no
+    /// donors here and change nothing: see [`Pipeline::apply_with`].
     pub fn apply(&self, seed: u64, sample: Sample) -> Sample {
+        self.apply_with(seed, sample, &Donors::none())
+    }
+
+    /// Augments a sample, copy-paste steps taking their bones from `donors`.
+    pub fn apply_with(&self, seed: u64, sample: Sample, donors: &Donors) -> Sample {
         let mut rng = Rng::new(seed);
         self.steps.iter().fold(sample, |sample, step| {
-            if rng.chance(step.p) { step.transform.apply(&mut rng, sample) } else { sample }
+            if rng.chance(step.p) { step.transform.apply_with(&mut rng, sample, donors) } else { sample }
         })
     }
 
-    /// The training engine's entry point: an image and its masks in, augmented copies out.
+    /// Whether a step pastes bones from other images (and so needs donors).
+    pub fn needs_donors(&self) -> bool {
+        fn any(steps: &[Step]) -> bool {
+            steps.iter().any(|step| match &step.transform {
+                Transform::CopyPaste(_) => true,
+                Transform::OneOf(group) => any(&group.transforms),
+                _ => false,
+            })
+        }
+        any(&self.steps)
+    }
+
+    /// An image and its masks in, augmented copies out (without donors, as [`Pipeline::apply`]).
     pub fn augment(&self, seed: u64, image: &GrayImage, masks: &ClassMasks) -> (GrayImage, ClassMasks) {
-        let out = self.apply(seed, Sample::from_masks(image, masks));
+        self.augment_with(seed, image, masks, &Donors::none())
+    }
+
+    /// [`Pipeline::augment`] with donors for copy-paste.
+    pub fn augment_with(
+        &self,
+        seed: u64,
+        image: &GrayImage,
+        masks: &ClassMasks,
+        donors: &Donors,
+    ) -> (GrayImage, ClassMasks) {
+        let out = self.apply_with(seed, Sample::from_masks(image, masks), donors);
         (plane_to_gray(&out.image), unpack(&out.labels))
     }
 }
@@ -294,7 +348,34 @@ fn check_steps(steps: &[Step], list: &str) -> Result<(), String> {
             Transform::ElasticTransform(t) if t.sigma <= 0.0 => {
                 return Err(format!("{at}: sigma = {} must be positive", t.sigma));
             }
+            Transform::CopyPaste(t) => t.check().map_err(|message| format!("{at}: {message}"))?,
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Copy-paste places a donor's bone at the dataset's scale and angle, so no step that rotates,
+/// rescales or distorts may come before it (flips may: a mirrored hand is handled).
+fn check_paste_order(steps: &[Step]) -> Result<(), String> {
+    let mut reshaped: Option<String> = None;
+    for (i, step) in steps.iter().enumerate() {
+        let group = match &step.transform {
+            Transform::OneOf(group) => group.transforms.iter().map(|s| &s.transform).collect(),
+            single => vec![single],
+        };
+        if let Some(before) = &reshaped
+            && group.iter().any(|t| matches!(t, Transform::CopyPaste(_)))
+        {
+            return Err(format!(
+                "augment[{i}] ({}): copy_paste must come before {before}: donors' bones are pasted at the dataset's scale and angle",
+                step.transform.name()
+            ));
+        }
+        if reshaped.is_none()
+            && let Some(moving) = group.iter().find(|t| t.reshapes())
+        {
+            reshaped = Some(format!("augment[{i}] ({})", moving.name()));
         }
     }
     Ok(())

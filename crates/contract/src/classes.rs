@@ -46,9 +46,45 @@ pub fn class_index(name: &str) -> Option<usize> {
     CLASSES.iter().position(|&c| c == name)
 }
 
+/// Named groups of classes a config may use where it lists classes.
+pub const CLASS_GROUPS: [(&str, std::ops::Range<usize>); 2] = [("fingers", 0..19), ("carpals", 19..27)];
+
+/// The channels of a list of class names and group names (`"carpals"`: Trapezium ...
+/// Pisiform; `"fingers"`: finger-1 ... finger-19), in class order without repeats; an unknown
+/// name is an error that lists what is known.
+pub fn class_set(names: &[String]) -> Result<Vec<usize>, String> {
+    let mut chosen = [false; NUM_CLASSES];
+    for name in names {
+        match (class_index(name), CLASS_GROUPS.iter().find(|(group, _)| group == name)) {
+            (Some(class), _) => chosen[class] = true,
+            (None, Some((_, range))) => range.clone().for_each(|class| chosen[class] = true),
+            (None, None) => {
+                let groups: Vec<&str> = CLASS_GROUPS.iter().map(|(group, _)| *group).collect();
+                return Err(format!(
+                    "unknown class `{name}`: use a class name (finger-1 ... finger-19, Trapezium, ..., Ulna, case as written) or a group ({})",
+                    groups.join(", ")
+                ));
+            }
+        }
+    }
+    Ok((0..NUM_CLASSES).filter(|&class| chosen[class]).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn class_sets_take_names_and_groups() {
+        let names = |list: &[&str]| class_set(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let carpals = names(&["carpals"]).unwrap();
+        assert_eq!((CLASSES[carpals[0]], CLASSES[carpals[7]]), ("Trapezium", "Pisiform"));
+        assert_eq!(carpals.len(), 8);
+        assert_eq!(names(&["Pisiform", "finger-16", "Pisiform"]).unwrap(), [15, 26]);
+        assert_eq!(names(&["fingers"]).unwrap().len(), 19);
+        let error = names(&["pisiform"]).unwrap_err();
+        assert!(error.contains("unknown class `pisiform`") && error.contains("carpals"), "{error}");
+    }
 
     #[test]
     fn names_are_unique_and_indexed_in_order() {

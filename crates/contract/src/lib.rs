@@ -22,7 +22,7 @@ pub mod shard;
 pub mod submission;
 
 pub use annotation::{AnnotationError, AnnotationFile, AnnotationProblem, Polygon};
-pub use classes::{CLASSES, NUM_CLASSES, class_index};
+pub use classes::{CLASSES, NUM_CLASSES, class_index, class_set};
 pub use fill_poly::{FillRule, fill_poly};
 pub use mask::{BitMask, ClassMasks};
 pub use person::PersonId;

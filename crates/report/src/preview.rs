@@ -1,18 +1,20 @@
 //! A grid of augmented samples of one image, each with its masks drawn over it: how a team
 //! judges a pipeline by eye before training with it.
 
-use boneseg_augment::Pipeline;
+use boneseg_augment::{Donors, Pipeline};
 use boneseg_contract::ClassMasks;
 use image::{GrayImage, RgbImage};
 
 use crate::overlay::{OverlayOptions, overlay};
 
 /// `n` samples (seeds `seed`, `seed + 1`, ...) in a grid of `ceil(sqrt(n))` columns, each tile
-/// at most `tile` pixels on its longest side, separated by 4-pixel white gutters.
+/// at most `tile` pixels on its longest side, separated by 4-pixel white gutters; copy-paste
+/// steps take their bones from `donors`.
 pub fn preview_grid(
     pipeline: &Pipeline,
     image: &GrayImage,
     masks: Option<&ClassMasks>,
+    donors: &Donors,
     n: usize,
     seed: u64,
     tile: u32,
@@ -21,7 +23,7 @@ pub fn preview_grid(
     let masks_in = masks.unwrap_or(&empty);
     let tiles: Vec<RgbImage> = (0..n as u64)
         .map(|i| {
-            let (out, out_masks) = pipeline.augment(seed + i, image, masks_in);
+            let (out, out_masks) = pipeline.augment_with(seed + i, image, masks_in, donors);
             let options = OverlayOptions { fill: 0.3, max_side: Some(tile) };
             overlay(&out, masks.map(|_| &out_masks), options)
         })
@@ -54,7 +56,7 @@ mod tests {
     fn grid_holds_every_sample() {
         let pipeline = Pipeline::parse("[[augment]]\nname = \"invert_img\"\np = 0.5").unwrap();
         let image = GrayImage::from_pixel(10, 6, image::Luma([0]));
-        let grid = preview_grid(&pipeline, &image, None, 5, 0, 64);
+        let grid = preview_grid(&pipeline, &image, None, &Donors::none(), 5, 0, 64);
         assert_eq!(grid.dimensions(), (3 * 14 + 4, 2 * 10 + 4));
         let corners: Vec<u8> =
             (0..5).map(|i| grid.get_pixel(4 + (i % 3) * 14, 4 + (i / 3) * 10)[0]).collect();

@@ -12,7 +12,8 @@ pub use boneseg_models::ModelConfig;
 use boneseg_models::device::Backend;
 use serde::{Deserialize, Serialize};
 
-use crate::loss::LossTerm;
+use crate::data::CropFocus;
+use crate::loss::{Loss, LossStage, LossTerm};
 use crate::optim::OptimConfig;
 use crate::precision::Precision;
 use crate::schedule::ScheduleConfig;
@@ -40,6 +41,10 @@ pub struct DataConfig {
     /// windows of this side). Validation still sees the whole image at `size`.
     #[serde(default)]
     pub crop: Option<usize>,
+    /// With `crop`: a share of the windows centred on chosen bones (default: half of them, on
+    /// the carpals and finger-16); see [`crate::data::window`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop_focus: Option<CropFocus>,
     /// The validation fold, 0-based.
     #[serde(default)]
     pub fold: usize,
@@ -142,6 +147,9 @@ pub struct TrainConfig {
     pub data: DataConfig,
     pub train: TrainSection,
     pub loss: Vec<LossTerm>,
+    /// The loss terms' weights switched by epoch (see [`crate::loss::stages`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loss_schedule: Vec<LossStage>,
     pub optim: OptimConfig,
     #[serde(default)]
     pub schedule: Option<ScheduleConfig>,
@@ -171,6 +179,13 @@ impl TrainConfig {
                 None => ConfigError::Invalid { path: path.display().to_string(), message },
             }),
         }
+    }
+
+    /// The training loss: its terms, checked against the model's classes, and its schedule.
+    pub fn loss(&self) -> Result<Loss, crate::loss::LossError> {
+        let loss = Loss::new(&self.loss)?.with_stages(&self.loss_schedule)?;
+        loss.check_classes(self.model.classes)?;
+        Ok(loss)
     }
 
     /// The config as TOML, as a run directory records it.
@@ -217,9 +232,13 @@ impl TrainConfig {
                 self.data.fold, self.data.folds
             ));
         }
-        if self.loss.is_empty() {
-            return Err("loss needs at least one term, e.g. loss = [{ kind = \"bce\", weight = 1.0 }]".into());
+        if let Some(focus) = &self.data.crop_focus {
+            if self.data.crop.is_none() {
+                return Err("data.crop_focus needs data.crop: it chooses where crops are cut".into());
+            }
+            focus.resolve().map_err(|message| format!("data.crop_focus: {message}"))?;
         }
+        self.loss().map_err(|e| e.to_string())?;
         self.model.check()?;
         crate::data::augment_pipeline(self.augment.as_ref(), self.data.size).map_err(|e| e.to_string())?;
         if !(0.0..1.0).contains(&self.train.threshold) || self.train.threshold == 0.0 {
@@ -340,5 +359,50 @@ mod tests {
         assert_eq!(TrainConfig::load(&path, &["data.crop=128".into()]).unwrap().data.crop, Some(128));
         let error = TrainConfig::load(&path, &["data.crop=512".into()]).unwrap_err().to_string();
         assert!(error.contains("data.crop 512 must lie between 32 and data.size 256"), "{error}");
+    }
+
+    /// The training tricks' keys load, round-trip through the run's config, and their mistakes
+    /// name the file and the key.
+    #[test]
+    fn trick_keys_are_checked_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let text = "loss = [{ kind = \"bce\", weight = 1.0, class_weights = \"small_bones\" },\n\
+                    { kind = \"lovasz\", weight = 0.0, per_image = true, per_class = true }]\n\
+                    loss_schedule = [{ from_epoch = 3, weights = [0.5, 0.5] }]\n\
+                    [model]\narch = \"unet\"\nencoder = \"resnet18\"\n\
+                    [data]\nroot = \"d\"\nsize = 256\ncrop = 128\ncrop_focus = { share = 0.3 }\n\
+                    [train]\nepochs = 4\nbatch_size = 1\n[optim]\nkind = \"adam\"\nlr = 1e-3\n";
+        std::fs::write(&path, text).unwrap();
+        let config = TrainConfig::load(&path, &[]).unwrap();
+        assert_eq!(config.data.crop_focus.as_ref().unwrap().classes, ["carpals", "finger-16"]);
+        assert_eq!(config.loss_schedule.len(), 1);
+        let again = dir.path().join("again.toml");
+        std::fs::write(&again, config.to_toml()).unwrap();
+        let reloaded = TrainConfig::load(&again, &[]).unwrap();
+        assert_eq!(reloaded.to_toml(), config.to_toml());
+
+        let error = |set: &str| TrainConfig::load(&path, &[set.to_string()]).unwrap_err().to_string();
+        let place = path.display().to_string();
+        for (set, expected) in [
+            ("data.crop_focus.share=2", "data.crop_focus: share = 2 must lie between 0 and 1"),
+            ("data.crop_focus.classes=[\"wrist\"]", "data.crop_focus: unknown class `wrist`"),
+            (
+                "loss_schedule=[{ from_epoch = 3, weights = [1.0] }]",
+                "loss_schedule[0]: weights has 1 values for 2 loss terms",
+            ),
+            (
+                "model.classes=3",
+                "loss[0] (bce): class_weights = \"small_bones\" is made for the 29 bone classes",
+            ),
+        ] {
+            let message = error(set);
+            assert!(message.starts_with(&place) && message.contains(expected), "{set}: {message}");
+        }
+        let uncropped = TrainConfig::load(&path, &["data.crop=256".into()]);
+        assert!(uncropped.is_ok(), "a crop as large as the image is still a crop");
+        std::fs::write(&path, text.replace("crop = 128\n", "")).unwrap();
+        let message = TrainConfig::load(&path, &[]).unwrap_err().to_string();
+        assert!(message.contains("data.crop_focus needs data.crop"), "{message}");
     }
 }

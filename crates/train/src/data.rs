@@ -10,6 +10,7 @@ pub mod loader;
 pub mod sample;
 pub mod select;
 pub mod store;
+pub mod window;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use cache::{CacheOptions, CacheStats, SampleCache, default_memory_budget};
 pub use loader::{Batch, Loader, LoaderOptions, batch_count, epoch_order};
 pub use sample::{CachedSample, Truth, resize_image};
 pub use select::{FoldSource, Selection, SelectionOptions};
+pub use window::{CropFocus, Focus};
 
 use crate::config::TrainConfig;
 

@@ -87,13 +87,14 @@ impl DataParallel {
     }
 
     /// Forward and backward of `batch`, split across the devices: the batch's mean loss and the
-    /// gradients of `model`'s parameters on its device. `seed` seeds every device's random
-    /// draws (dropout) for this step.
+    /// gradients of `model`'s parameters on its device, with the loss's weights of `epoch`.
+    /// `seed` seeds every device's random draws (dropout) for this step.
     pub fn forward_backward(
         &self,
         model: &SegmentationModel,
         batch: Batch,
         loss: &Loss,
+        epoch: usize,
         seed: u64,
     ) -> (f64, GradientsParams) {
         let total = batch.batch_size;
@@ -109,7 +110,7 @@ impl DataParallel {
                 device.seed(seed);
                 let n = part.batch_size;
                 let (images, targets) = part.into_tensors(device);
-                let value = loss.forward(replica.forward(images), targets);
+                let value = loss.forward_at(epoch, replica.forward(images), targets);
                 let mean = value.clone().into_scalar::<f32>() as f64;
                 (n, mean, value, replica)
             })

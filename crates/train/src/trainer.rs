@@ -241,8 +241,7 @@ impl Session {
         let train_device = device.clone().autodiff();
         let spec = config.model.spec().map_err(TrainError::Model)?;
         let mut model = SegmentationModel::new(spec, &train_device);
-        let loss = Loss::new(&config.loss)?;
-        loss.check_classes(config.model.classes)?;
+        let loss = config.loss()?;
         let mut optim = Optim::new(&config.optim)?;
         let data = DataSplit::prepare(&config, &mut |text: &str| report.message(text))?;
         let updates_per_epoch =
@@ -322,6 +321,9 @@ impl Session {
             let epoch = self.position.epoch;
             let epoch_started = Instant::now();
             let mut loader = Loader::new(&self.data, &self.config, epoch, self.position.batch);
+            if let Some(line) = self.loss.stage_begins(epoch) {
+                report.message(&line);
+            }
             let batches = loader.batches();
             // Steps of this session in this epoch, for the throughput.
             let mut session_steps = 0;
@@ -333,15 +335,7 @@ impl Session {
                     Some(parallel) => {
                         let step_seed = mix(seed, self.position.step as u64);
                         let (value, grads) =
-                            parallel.forward_backward(&self.model, batch, &self.loss, step_seed);
-                        if !value.is_finite() {
-                            return Err(TrainError::NonFinite {
-                                value,
-                                step: self.position.step,
-                                epoch,
-                                checkpoint: self.run.checkpoint("last"),
-                            });
-                        }
+                            parallel.forward_backward(&self.model, batch, &self.loss, epoch, step_seed);
                         (value, Some(grads))
                     }
                     None => {
@@ -350,16 +344,8 @@ impl Session {
                             Some(mixed) => mixed.forward(&self.model, images),
                             None => self.model.forward(images),
                         };
-                        let loss = self.loss.forward(logits, targets);
+                        let loss = self.loss.forward_at(epoch, logits, targets);
                         let value = loss.clone().into_scalar::<f32>() as f64;
-                        if !value.is_finite() {
-                            return Err(TrainError::NonFinite {
-                                value,
-                                step: self.position.step,
-                                epoch,
-                                checkpoint: self.run.checkpoint("last"),
-                            });
-                        }
                         let grads = match &mut self.mixed {
                             Some(mixed) => {
                                 let (model, grads) = mixed.backward(self.model, loss);
@@ -371,6 +357,14 @@ impl Session {
                         (value, grads)
                     }
                 };
+                if !value.is_finite() {
+                    return Err(TrainError::NonFinite {
+                        value,
+                        step: self.position.step,
+                        epoch,
+                        checkpoint: self.run.checkpoint("last"),
+                    });
+                }
                 match grads {
                     Some(grads) => self.model = self.optim.step(lr, self.model, grads),
                     None => report.message(&format!(

@@ -13,8 +13,8 @@ use boneseg_models::normalization::IMAGENET;
 use boneseg_phantom::{SynthConfig, generate};
 use boneseg_train::data::sample::downscale_masks;
 use boneseg_train::data::{
-    Batch, CacheOptions, DataSplit, FoldSource, Loader, LoaderOptions, SampleCache, Selection,
-    SelectionOptions, augment_pipeline, batch_count,
+    Batch, CacheOptions, CropFocus, DataSplit, Focus, FoldSource, Loader, LoaderOptions, SampleCache,
+    Selection, SelectionOptions, augment_pipeline, batch_count,
 };
 
 /// A phantom dataset of `people` people (two images each) at `size`².
@@ -196,7 +196,7 @@ fn masks_are_reduced_by_area_majority() {
 }
 
 fn loader(cache: &SampleCache, epoch: usize, start: usize, workers: usize, augment: Pipeline) -> Loader {
-    cropping_loader(cache, epoch, start, workers, augment, None)
+    cropping_loader(cache, epoch, start, workers, augment, None, None)
 }
 
 fn cropping_loader(
@@ -206,6 +206,7 @@ fn cropping_loader(
     workers: usize,
     augment: Pipeline,
     crop: Option<usize>,
+    focus: Option<Focus>,
 ) -> Loader {
     Loader::start(
         cache.clone(),
@@ -218,6 +219,7 @@ fn cropping_loader(
             prefetch: 2,
             augment: Arc::new(augment),
             crop,
+            focus,
             input: Normalization::default(),
         },
     )
@@ -310,7 +312,7 @@ fn crops_are_windows_of_the_image_and_its_masks() {
     let side = 16;
     let mut offsets = std::collections::HashSet::new();
     for epoch in 0..3 {
-        for batch in drain(cropping_loader(&cache, epoch, 0, 2, Pipeline::default(), Some(side))) {
+        for batch in drain(cropping_loader(&cache, epoch, 0, 2, Pipeline::default(), Some(side), None)) {
             assert_eq!(batch.size, side);
             let plane = side * side;
             for k in 0..batch.batch_size {
@@ -335,6 +337,59 @@ fn crops_are_windows_of_the_image_and_its_masks() {
         }
     }
     assert!(offsets.len() > 3, "windows are drawn at random: {offsets:?}");
+}
+
+/// `data.crop_focus` with share 1: every window holds one of the chosen bones (Pisiform here),
+/// while plain windows of the same seeds often miss it.
+#[test]
+fn focused_crops_hold_the_chosen_bones() {
+    let (_dir, entries) = phantom(4, 128);
+    let (cache, _) = build(&entries, &options(64, None));
+    let pisiform = boneseg_contract::class_index("Pisiform").unwrap();
+    let focus = CropFocus { share: 1.0, classes: vec!["Pisiform".into()] }.resolve().unwrap();
+    let side = 16;
+    let holding = |focus: Option<Focus>| -> (usize, usize) {
+        let mut counts = (0, 0);
+        for epoch in 0..3 {
+            let loader = cropping_loader(&cache, epoch, 0, 2, Pipeline::default(), Some(side), focus);
+            for batch in drain(loader) {
+                let plane = side * side;
+                for k in 0..batch.batch_size {
+                    let target = &batch.targets[(k * NUM_CLASSES + pisiform) * plane..][..plane];
+                    counts.0 += usize::from(target.contains(&1.0));
+                    counts.1 += 1;
+                }
+            }
+        }
+        counts
+    };
+    let (focused, total) = holding(Some(focus));
+    assert_eq!(focused, total, "every focused window holds the Pisiform");
+    let (plain, _) = holding(None);
+    assert!(plain < total / 2, "plain 16² windows of 64² images mostly miss it: {plain} of {total}");
+}
+
+/// Copy-paste in the loader: bones come from the other training images, the batches stay a
+/// function of the seed (whatever the worker count), and pasted samples keep Pisiform labels.
+#[test]
+fn the_loader_pastes_bones_from_other_training_images() {
+    let (_dir, entries) = phantom(4, 128);
+    let (cache, _) = build(&entries, &options(64, None));
+    let paste =
+        Pipeline::parse("[[augment]]\nname = \"copy_paste\"\np = 1\nclasses = [\"carpals\"]\nbones = 3")
+            .unwrap();
+    let pasted = drain(loader(&cache, 0, 0, 2, paste.clone()));
+    assert_eq!(drain(loader(&cache, 0, 0, 1, paste)), pasted, "deterministic");
+    let plain = drain(loader(&cache, 0, 0, 2, Pipeline::default()));
+    let mut changed = 0;
+    for (a, b) in pasted.iter().zip(&plain) {
+        assert_eq!(a.names, b.names);
+        for k in 0..a.batch_size {
+            let plane = 64 * 64;
+            changed += usize::from(a.images[k * 3 * plane..][..plane] != b.images[k * 3 * plane..][..plane]);
+        }
+    }
+    assert!(changed >= 6, "bones were pasted into most of the 8 samples: {changed}");
 }
 
 #[test]
@@ -387,6 +442,7 @@ fn measure_cache_and_loader_at_2048() {
                     prefetch: 4,
                     augment: Arc::new(augment_pipeline(None, 512).unwrap()),
                     crop: None,
+                    focus: None,
                     input: Normalization::default(),
                 },
             );

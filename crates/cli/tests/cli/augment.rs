@@ -83,3 +83,34 @@ fn preview_draws_a_grid_and_names_config_mistakes() {
     bad.extend(["--out", s(&out)]);
     boneseg(&bad).expect(2).says(&["aug.toml", "unknown field `clip_limt`"]);
 }
+
+/// Copy-paste in the preview: donors come from `--donors` (the previewed image left out), and
+/// without them the command says what to pass.
+#[test]
+fn preview_pastes_bones_from_the_donor_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paste.toml");
+    let (image, label) = crate::support::train_pairs(corpus(), 1).remove(0);
+    let grid = |p: f64, name: &str| {
+        std::fs::write(
+            &config,
+            format!("[[augment]]\nname = \"copy_paste\"\np = {p}\nclasses = [\"carpals\"]\nbones = 8\n"),
+        )
+        .unwrap();
+        let out = dir.path().join(name);
+        let args =
+            ["augment", "preview", "--config", s(&config), "--image", s(&image), "--labels", s(&label)];
+        let mut args = args.to_vec();
+        args.extend(["--donors", s(corpus()), "--n", "2", "--tile", "128", "--out", s(&out)]);
+        boneseg(&args).expect(0).says(&["2 samples, 1 steps"]);
+        image::open(&out).unwrap().to_rgb8()
+    };
+    assert_ne!(grid(1.0, "pasted.png"), grid(0.0, "plain.png"), "the carpals of other images were pasted");
+
+    let out = dir.path().join("x.png");
+    let args =
+        ["augment", "preview", "--config", s(&config), "--image", s(&image), "--labels", s(&label), "--out"];
+    let mut args = args.to_vec();
+    args.push(s(&out));
+    boneseg(&args).expect(2).says(&["paste.toml", "copy_paste takes bones from other images: pass --donors"]);
+}

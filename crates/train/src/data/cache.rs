@@ -222,6 +222,18 @@ impl SampleCache {
     }
 }
 
+/// The training images lend their bones to copy-paste ([`boneseg_augment::paste`]): donors are
+/// at training size, as the samples they are pasted onto.
+impl boneseg_augment::DonorSource for SampleCache {
+    fn donor_count(&self) -> usize {
+        self.len()
+    }
+
+    fn donor(&self, index: usize) -> Arc<boneseg_augment::Sample> {
+        Arc::new(self.get(index).to_sample())
+    }
+}
+
 /// One entry: from its cache file when valid, else decoded (and written when persisted), then
 /// kept in memory when the budget allows.
 fn build_one(

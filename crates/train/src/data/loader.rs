@@ -16,11 +16,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use boneseg_augment::geometric::resize::crop;
-use boneseg_augment::rng::{Random, Rng};
-use boneseg_augment::{Pipeline, sample_seed};
+use boneseg_augment::rng::Rng;
+use boneseg_augment::{Donors, Pipeline, sample_seed};
 use boneseg_contract::NUM_CLASSES;
-use boneseg_data::plane::Sample;
 use boneseg_models::Normalization;
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
 use boneseg_models::normalization::fill_input;
@@ -28,6 +26,7 @@ use boneseg_models::normalization::fill_input;
 use crate::config::TrainConfig;
 use crate::data::DataSplit;
 use crate::data::cache::SampleCache;
+use crate::data::window::{Focus, training_window};
 
 /// A training batch, laid out as the model takes it.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +92,8 @@ pub struct LoaderOptions {
     pub augment: Arc<Pipeline>,
     /// Side of the random window each sample is cut to before augmentation (`data.crop`).
     pub crop: Option<usize>,
+    /// Share of those windows centred on chosen bones (`data.crop_focus`).
+    pub focus: Option<Focus>,
     /// The model's input normalisation (`model.input`).
     pub input: Normalization,
 }
@@ -118,10 +119,12 @@ impl Job {
             let seed = sample_seed(self.options.seed, self.options.epoch as u64, sample_index as u64);
             let sample = self.cache.get(sample_index).to_sample();
             let sample = match self.options.crop {
-                Some(side) => random_window(&sample, side, seed),
+                Some(side) => training_window(&sample, side, seed, self.options.focus.as_ref()),
                 None => sample,
             };
-            let sample = self.options.augment.apply(seed, sample);
+            // Copy-paste takes its bones from the other training images, at training size.
+            let donors = Donors::new(&self.cache, Some(sample_index));
+            let sample = self.options.augment.apply_with(seed, sample, &donors);
             assert_eq!(
                 (sample.width(), sample.height()),
                 (size, size),
@@ -136,16 +139,6 @@ impl Job {
         }
         Batch { images, targets, names, batch_size: members.len(), size, index }
     }
-}
-
-/// A `side x side` window of `sample` at a position drawn from `seed` (its own stream, so the
-/// augmentation's draws stay those of an uncropped run).
-fn random_window(sample: &Sample, side: usize, seed: u64) -> Sample {
-    let mut rng = Rng::new(seed ^ 0x5EED_C409);
-    let mut offset =
-        |extent: usize| (rng.uniform(0.0, (extent - side + 1) as f64) as usize).min(extent - side);
-    let (x, y) = (offset(sample.width()), offset(sample.height()));
-    crop(sample, x, y, side, side)
 }
 
 /// One epoch's batches, in order, from `start_batch` on.
@@ -205,6 +198,7 @@ impl Loader {
                 prefetch: config.data.prefetch,
                 augment: Arc::clone(&data.augment),
                 crop: config.data.crop,
+                focus: config.data.crop_focus.as_ref().map(|focus| focus.resolve().expect("checked at load")),
                 input: config.model.normalization(),
             },
         )
