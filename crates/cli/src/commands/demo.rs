@@ -69,21 +69,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(checked == ExitCode::SUCCESS, "the demo's own submission failed its check");
 
     step("5. score it as the leaderboard would (boneseg score): a perfect submission scores 1");
-    let score_args = score::Args {
+    let scored = score::Scored {
         pred: csv,
         labels: data.join("test_labels"),
         images: Dataset::test_images(&data),
         subset: None,
-        per_image: None,
         skip_bad: false,
         fill_rule,
     };
-    score::run(score::Args { ..score_args.clone() })?;
+    score::run(score::Args { scored: scored.clone(), per_image: None })?;
     println!(
         "\nThe same submission against labels filled the way OpenCV 4.8-4.10 did (--fill-rule opencv-4.8):"
     );
     let legacy = FillArgs { fill_rule: FillRule::OpenCv4_8, strict_points: false };
-    let outcome = score::evaluate(&score::Args { fill_rule: legacy, ..score_args })?;
+    let outcome = score::evaluate(&score::Args {
+        scored: score::Scored { fill_rule: legacy, ..scored },
+        per_image: None,
+    })?;
     let mean = outcome.table.mean();
     println!(
         "mean_dice={mean:.6} (1 - {:.6}): which OpenCV release drew the ground truth moves the score",
@@ -153,15 +155,15 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
         images: Dataset::test_images(data),
     }))?;
     anyhow::ensure!(checked == ExitCode::SUCCESS, "the trained model's submission failed its check");
-    score::run(score::Args {
+    let scored = score::Scored {
         pred: predicted.clone(),
         labels: data.join("test_labels"),
         images: Dataset::test_images(data),
         subset: None,
-        per_image: None,
         skip_bad: false,
         fill_rule: FillArgs { fill_rule: Default::default(), strict_points: false },
-    })?;
+    };
+    score::run(score::Args { scored, per_image: None })?;
     println!("the model's submission: {}", predicted.display());
     Ok(())
 }

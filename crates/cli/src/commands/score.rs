@@ -12,29 +12,54 @@ use boneseg_data::{ReadOptions, score, split};
 
 use super::FillArgs;
 
+/// A submission and the labelled images it is scored against (`score`, `evaluate`).
 #[derive(clap::Args, Clone)]
-pub struct Args {
-    /// The submission CSV to score.
+pub struct Scored {
+    /// The submission CSV.
     #[arg(long)]
     pub pred: PathBuf,
     /// Ground-truth label files (JSON).
     #[arg(long)]
     pub labels: PathBuf,
-    /// The images (for pairing and sizes).
+    /// The images (for pairing and sizes; `evaluate` also draws the worst).
     #[arg(long)]
     pub images: PathBuf,
-    /// Score only the images of this list: a fold file (fold0_val.csv) or any CSV with an
-    /// `image` or `person` column.
+    /// Only the images of this list: a fold file (fold0_val.csv) or any CSV with an `image` or
+    /// `person` column.
     #[arg(long)]
     pub subset: Option<PathBuf>,
-    /// Also write every image's 29 dice values to this CSV.
-    #[arg(long)]
-    pub per_image: Option<PathBuf>,
     /// Skip unpaired or unreadable files (listed on standard error) instead of stopping.
     #[arg(long)]
     pub skip_bad: bool,
     #[command(flatten)]
     pub fill_rule: FillArgs,
+}
+
+impl Scored {
+    /// The labelled images to score (paired, optionally narrowed to `--subset`, names unique)
+    /// and the submission.
+    pub fn read(&self) -> anyhow::Result<(Vec<ImageEntry>, Submission)> {
+        let listing = list_images(&self.images, Some(&self.labels), ReadOptions { skip_bad: self.skip_bad })?;
+        for skipped in &listing.skipped {
+            tracing::warn!("skipped {skipped}");
+        }
+        let mut entries = listing.entries;
+        if let Some(subset) = &self.subset {
+            let chosen = split::read_list(subset, &entries)?;
+            entries = chosen.into_iter().map(|i| entries[i].clone()).collect();
+        }
+        check_unique_names(&entries)?;
+        Ok((entries, Submission::read(&self.pred)?))
+    }
+}
+
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    #[command(flatten)]
+    pub scored: Scored,
+    /// Also write every image's 29 dice values to this CSV.
+    #[arg(long)]
+    pub per_image: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -45,10 +70,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Scores the submission, reports what it noticed on standard error, writes `--per-image`.
 pub fn evaluate(args: &Args) -> anyhow::Result<score::ScoreOutcome> {
-    let entries = select(&args.images, &args.labels, args.subset.as_deref(), args.skip_bad)?;
-    let submission = Submission::read(&args.pred)?;
-    let outcome = score::score(&submission, &entries, args.fill_rule.options())?;
-    warn(&outcome, &args.pred);
+    let scored = &args.scored;
+    let (entries, submission) = scored.read()?;
+    let outcome = score::score(&submission, &entries, scored.fill_rule.options())?;
+    warn(&outcome, &scored.pred);
     if let Some(path) = &args.per_image {
         let mut text = format!("image_name,{}\n", CLASSES.join(","));
         for (name, row) in &outcome.table.rows {
@@ -61,26 +86,6 @@ pub fn evaluate(args: &Args) -> anyhow::Result<score::ScoreOutcome> {
         write_atomic(path, text.as_bytes())?;
     }
     Ok(outcome)
-}
-
-/// The labelled images to score: paired, optionally narrowed to a subset list, names unique.
-pub fn select(
-    images: &Path,
-    labels: &Path,
-    subset: Option<&Path>,
-    skip_bad: bool,
-) -> anyhow::Result<Vec<ImageEntry>> {
-    let listing = list_images(images, Some(labels), ReadOptions { skip_bad })?;
-    for skipped in &listing.skipped {
-        tracing::warn!("skipped {skipped}");
-    }
-    let mut entries = listing.entries;
-    if let Some(subset) = subset {
-        let chosen = split::read_list(subset, &entries)?;
-        entries = chosen.into_iter().map(|i| entries[i].clone()).collect();
-    }
-    check_unique_names(&entries)?;
-    Ok(entries)
 }
 
 /// Reports on standard error what scoring noticed: label warnings, missing rows, extra images.
