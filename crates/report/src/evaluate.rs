@@ -10,9 +10,10 @@ use std::path::Path;
 
 use boneseg_contract::metric::{DiceTable, overlap, surface};
 use boneseg_contract::submission::Submission;
-use boneseg_contract::{CLASSES, FillRule, NUM_CLASSES};
+use boneseg_contract::{CLASSES, NUM_CLASSES};
 use boneseg_data::DataError;
 use boneseg_data::image_io::read_gray;
+use boneseg_data::labels::LabelOptions;
 use boneseg_data::layout::ImageEntry;
 use boneseg_data::meta::MetaTable;
 use boneseg_data::score::{self, ImagePair, ScoreOutcome};
@@ -27,7 +28,8 @@ use crate::html::{Page, png_bytes};
 
 #[derive(Clone, Copy, Debug)]
 pub struct EvalOptions {
-    pub rule: FillRule,
+    /// How the label polygons are filled (and points outside the image treated).
+    pub labels: LabelOptions,
     /// Surface-dice tolerance, pixels.
     pub tolerance_px: f64,
     /// Images drawn with their error map, worst mean dice first.
@@ -139,7 +141,7 @@ pub fn run(
     let measured: Vec<_> = entries
         .par_iter()
         .map(|entry| {
-            let pair = score::pair(submission, entry, options.rule)?;
+            let pair = score::pair(submission, entry, options.labels)?;
             let metrics = measure(&pair, entry, options.tolerance_px);
             Ok((pair.dice_row(), pair.missing, pair.truth.warnings, metrics))
         })
@@ -249,7 +251,7 @@ fn worst_pictures(
         .par_iter()
         .take(options.worst)
         .map(|&i| {
-            let pair = score::pair(submission, &entries[i], options.rule)?;
+            let pair = score::pair(submission, &entries[i], options.labels)?;
             let image = read_gray(&entries[i].image)?;
             let picture = error_map::draw(&image, &pair.truth.masks, &pair.predicted, 512);
             let m = &evaluation.images[i];

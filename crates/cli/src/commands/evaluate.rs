@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let meta_path = args.meta.clone().or_else(|| scored.images.parent()?.parent().and_then(meta::find));
     let table = meta_path.as_deref().map(meta::read).transpose()?;
     let options =
-        EvalOptions { rule: scored.fill_rule.fill_rule, tolerance_px: args.tolerance, worst: args.worst };
+        EvalOptions { labels: scored.fill_rule.options(), tolerance_px: args.tolerance, worst: args.worst };
     let (evaluation, outcome) = evaluate::run(&submission, &entries, table.as_ref(), &args.out, options)?;
     score::warn(&outcome, &scored.pred);
 
