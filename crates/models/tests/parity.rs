@@ -1,13 +1,17 @@
 //! Parity with PyTorch: each model, filled with the synthetic weights of
 //! `tools/reference/smp_reference.py`, must reproduce the logits SMP/torchvision computed
 //! (`tools/reference/make_model_fixtures.py`, in float64) to 1e-4 of the logits' standard deviation
-//! with BatchNorm's running statistics (eval; measured: below 2.1e-6 for every case).
+//! with BatchNorm's running statistics (eval; measured: below 8.1e-6 for every case, the largest
+//! MiT-b4 at 32x32).
 //!
 //! With batch statistics (train) the bound is 5e-4, or three times PyTorch's own float32
 //! error where that is larger: over a batch of two, normalising fifty times amplifies
-//! rounding, so that PyTorch's float32 forward is itself up to 2.8e-4 from the exact
-//! logits, and burn's flex, which accumulates the batch mean and variance in float32 where
-//! PyTorch's CPU kernel uses float64, up to 6.2e-4 (EfficientNet-b5).
+//! rounding, so that PyTorch's float32 forward is itself up to 1.0e-3 from the exact
+//! logits (DeepLabV3+-ResNeXt50), and burn's flex, which accumulates the batch mean and
+//! variance in float32 where PyTorch's CPU kernel uses float64, up to 1.2e-3 (the same case).
+//!
+//! The parity cases run both modes at 64x64, batch 2. The size cases (every other encoder
+//! width) check SMP's keys and shapes and one eval forward at 32x32, batch 1, one class.
 
 mod common;
 
@@ -19,7 +23,7 @@ use boneseg_models::model::BuildOptions;
 use boneseg_models::registry::EncoderName;
 use boneseg_models::weights::{
     PackTensor, apply_state_dict, fnv1a64, state_dict, state_dict_listing, synthetic_input,
-    synthetic_state_dict, synthetic_values,
+    synthetic_state_dict,
 };
 use boneseg_models::{ModelSpec, SegmentationModel};
 use burn::store::bridge::{from_data, to_data};
@@ -211,22 +215,15 @@ fn timm_checkpoints_map_onto_the_tu_encoders() {
         let device = Device::flex();
         let encoder_module = Encoder::new(name, 32, &device);
         let ours = state_dict(&encoder_module);
+        // Only names and shapes matter here.
+        let zeros = |key: String, shape: Vec<usize>| from_data(TensorData::zeros::<f32, _>(shape), key, None);
         let mut checkpoint: Vec<PackTensor> = ours
             .iter()
-            .map(|t| {
-                let key = common::timm_key(&t.name);
-                let shape: Vec<usize> = t.shape.iter().copied().collect();
-                from_data(TensorData::new(synthetic_values(&key, &shape), shape), key, None)
-            })
+            .map(|t| zeros(common::timm_key(&t.name), t.shape.iter().copied().collect()))
             .collect();
         for (key, shape) in expected["head"].as_object().unwrap() {
-            let shape: Vec<usize> =
-                shape.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-            checkpoint.push(from_data(
-                TensorData::new(synthetic_values(key, &shape), shape),
-                key.clone(),
-                None,
-            ));
+            let shape = shape.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            checkpoint.push(zeros(key.clone(), shape));
         }
         let text = state_dict_listing(&checkpoint);
         assert_eq!(
