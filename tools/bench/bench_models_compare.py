@@ -3,10 +3,12 @@ configuration (so peak memory is per configuration), and prints a Markdown table
 
     /work/venv/torch/bin/python tools/bench/bench_models_compare.py target/release/boneseg
     /work/venv/py/bin/python tools/bench/bench_models_compare.py target/release/boneseg \
-        --models unetplusplus:tu-hrnet_w18:512 upernet:tu-convnext_tiny:512 --runs 3
+        --models unetplusplus:tu-hrnet_w18:512 upernet:tu-convnext_tiny:512 --batch 1 --runs 3
 
 With `--runs N` each configuration is measured N times (boneseg then PyTorch, back to back) and
-the table has one row per run and one of medians.
+the table has one row per run and one of medians. `--mode forward` or `--mode train` times one of
+the two (PyTorch cannot train UPerNet at batch 1: its pooling pyramid's 1x1 BatchNorm needs two
+values per channel); the other columns read nan.
 """
 
 import argparse
@@ -46,14 +48,16 @@ def main():
     parser.add_argument("binary")
     parser.add_argument("--models", nargs="*", help="arch:encoder:size, e.g. upernet:tu-convnext_tiny:512")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--mode", default="both", help="forward, train or both")
     args = parser.parse_args()
     configs = [tuple(m.split(":")) for m in args.models] if args.models else CONFIGS
     print("| model | size | boneseg fwd ms | torch fwd ms | ratio | boneseg fwd+bwd ms | torch fwd+bwd ms | ratio | boneseg peak MiB | torch peak MiB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for arch, encoder, size in configs:
-        common = ["--arch", arch, "--encoder", encoder, "--size", str(size), "--batch", "2",
-                  "--iters", str(args.iters)]
+        common = ["--arch", arch, "--encoder", encoder, "--size", str(size), "--batch", str(args.batch),
+                  "--iters", str(args.iters), "--mode", args.mode]
         runs = []
         for run in range(args.runs):
             ours = measure([args.binary, "bench", "model", *common])
