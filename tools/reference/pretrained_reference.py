@@ -2,14 +2,17 @@
 
 Writes, for each encoder, an SMP-hub repository in the hub's layout (`config.json` with ImageNet
 statistics, `model.safetensors` with the encoder's state dict in synthetic values as
-`smp_reference.synthetic_tensor` makes them, plus the ImageNet classifier SMP drops), serves it
+`smp_reference.synthetic_tensor` makes them, plus the ImageNet classifier SMP drops), or for a
+`tu-` encoder timm's repository at `main` (timm's classification checkpoint, which timm renames
+and trims into the features model SMP wraps), serves it
 the way Hugging Face does (a 302 to the blob with X-Linked-Etag/X-Linked-Size, X-Repo-Commit),
 points HF_ENDPOINT at it and builds the SMP model with `encoder_weights="imagenet"`. The fixture
-holds the sha256 of every encoder tensor SMP ended with (float32, little endian) and
-`get_preprocessing_params`; `crates/models/tests/pretrained.rs` serves the same tensors from its
+holds the sha256 of every encoder tensor SMP ended with (float32, little endian),
+`get_preprocessing_params`, and the keys and shapes of the served tensors SMP's encoder has no
+place for (`served_extra`); `crates/models/tests/pretrained.rs` serves the same tensors from its
 own hub and must load the same bytes.
 
-    /work/venv-smp/bin/python tools/reference/pretrained_reference.py crates/models/tests/fixtures/pretrained
+    /work/venv/py/bin/python tools/reference/pretrained_reference.py crates/models/tests/fixtures/pretrained
 """
 
 import hashlib
@@ -24,7 +27,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-CASES = [("unetplusplus", "efficientnet-b5", "_fc", 2048), ("segformer", "mit_b0", "head", 256)]
+CASES = [
+    ("unetplusplus", "efficientnet-b5", "_fc", 2048),
+    ("segformer", "mit_b0", "head", 256),
+    ("upernet", "tu-convnext_tiny", None, None),
+]
 CONFIG = {"input_space": "RGB", "input_range": [0, 1], "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
 
@@ -90,16 +97,26 @@ def main(out_dir: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for arch, name, classifier, features in CASES:
-        settings = encoders[name]["pretrained_settings"]["imagenet"]
-        repo = work / "hub" / settings["repo_id"] / settings["revision"]
+        if name.startswith("tu-"):
+            import timm
+
+            timm_name = name[3:]
+            repo_id, revision = timm.models.get_pretrained_cfg(timm_name).hf_hub_id, "main"
+            config = {"architecture": timm_name, "pretrained_cfg": {"mean": CONFIG["mean"], "std": CONFIG["std"]}}
+            served = timm.create_model(timm_name, pretrained=False).state_dict()
+        else:
+            settings = encoders[name]["pretrained_settings"]["imagenet"]
+            repo_id, revision, config = settings["repo_id"], settings["revision"], CONFIG
+            served = dict(smp.create_model(arch, encoder_name=name, encoder_weights=None).encoder.state_dict())
+            served[f"{classifier}.weight"] = torch.zeros(1000, features)
+            served[f"{classifier}.bias"] = torch.zeros(1000)
+        repo = work / "hub" / repo_id / revision
         repo.mkdir(parents=True)
-        (repo / "config.json").write_text(json.dumps(CONFIG))
-        encoder = smp.create_model(arch, encoder_name=name, encoder_weights=None).encoder
-        tensors = {}
-        for key, value in encoder.state_dict().items():
-            tensors[key] = value.clone() if key.endswith("num_batches_tracked") else synthetic_tensor(key, tuple(value.shape))
-        tensors[f"{classifier}.weight"] = synthetic_tensor(f"{classifier}.weight", (1000, features))
-        tensors[f"{classifier}.bias"] = synthetic_tensor(f"{classifier}.bias", (1000,))
+        (repo / "config.json").write_text(json.dumps(config))
+        tensors = {
+            key: value.clone() if key.endswith("num_batches_tracked") else synthetic_tensor(key, tuple(value.shape))
+            for key, value in served.items()
+        }
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(repo / "model.safetensors"))
 
         model = smp.create_model(arch, encoder_name=name, encoder_weights="imagenet")
@@ -108,12 +125,21 @@ def main(out_dir: str) -> None:
             for key, value in model.encoder.state_dict().items()
             if not key.endswith("num_batches_tracked")
         }
+        own = set(model.encoder.state_dict())
+        # What the served file holds beyond the encoder's keys (timm's under `model.`, renamed).
+        placed = {key.removeprefix("model.").replace("stem_", "stem.").replace("stages_", "stages.") for key in own}
+        extra = {
+            key: list(value.shape)
+            for key, value in served.items()
+            if key not in own and key not in placed and not key.endswith("num_batches_tracked")
+        }
         fixture = {
             "encoder": name,
             "smp": smp.__version__,
-            "repo_id": settings["repo_id"],
-            "revision": settings["revision"],
+            "repo_id": repo_id,
+            "revision": revision,
             "preprocessing": get_preprocessing_params(name, "imagenet"),
+            "served_extra": extra,
             "tensors": loaded,
         }
         path = out / f"{name}.json"

@@ -59,10 +59,13 @@ def synthetic_input(shape) -> torch.Tensor:
 def build(arch: str, encoder: str, classes: int) -> torch.nn.Module:
     """The PyTorch model boneseg's `--arch A --encoder E` mirrors (random init, no download)."""
     if arch == "fcn":
-        assert encoder == "resnet50", "torchvision's FCN is built on resnet50 here"
-        return torchvision.models.segmentation.fcn_resnet50(
-            weights=None, weights_backbone=None, num_classes=classes, aux_loss=False
-        )
+        constructors = {
+            "resnet50": torchvision.models.segmentation.fcn_resnet50,
+            "resnet101": torchvision.models.segmentation.fcn_resnet101,
+        }
+        return constructors[encoder](weights=None, weights_backbone=None, num_classes=classes, aux_loss=False)
+    if arch == "hrnet":
+        return HrnetV2(encoder, classes)
     constructors = {
         "unet": smp.Unet,
         "unetplusplus": smp.UnetPlusPlus,
@@ -70,8 +73,53 @@ def build(arch: str, encoder: str, classes: int) -> torch.nn.Module:
         "deeplabv3": smp.DeepLabV3,
         "deeplabv3plus": smp.DeepLabV3Plus,
         "segformer": smp.Segformer,
+        "upernet": smp.UPerNet,
     }
     return constructors[arch](encoder_name=encoder, encoder_weights=None, classes=classes)
+
+
+class HrnetHead(torch.nn.Module):
+    """HRNetV2's head: the branches brought to the first's stride 4 (bilinear), concatenated,
+    1x1 conv-BN-ReLU (SMP's Conv2dReLU)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.fuse = smp.base.modules.Conv2dReLU(channels, channels, kernel_size=1, use_norm="batchnorm")
+
+    def forward(self, features):
+        branches = features[2:]
+        size = branches[0].shape[2:]
+        resized = [branches[0]] + [
+            torch.nn.functional.interpolate(b, size=size, mode="bilinear", align_corners=False) for b in branches[1:]
+        ]
+        return self.fuse(torch.cat(resized, dim=1))
+
+
+class HrnetV2(torch.nn.Module):
+    """boneseg's `arch = "hrnet"`: timm's HRNet features without the `incre` blocks (SMP's
+    `tu-hrnet_w*` encoder with `feature_location=""`), HRNetV2's head, SMP's segmentation head
+    (1x1 classifier, x4 bilinear). SMP has no such model; this is its definition for parity."""
+
+    def __init__(self, encoder: str, classes: int):
+        super().__init__()
+        self.encoder = smp.encoders.get_encoder(encoder, weights=None, feature_location="")
+        channels = sum(self.encoder.out_channels[2:])
+        self.decoder = HrnetHead(channels)
+        self.segmentation_head = smp.base.SegmentationHead(channels, classes, kernel_size=1, upsampling=4)
+
+    def forward(self, x):
+        return self.segmentation_head(self.decoder(self.encoder(x)))
+
+
+def state_dict_listing(model: torch.nn.Module) -> str:
+    """The state dict's keys and shapes, one `key:d0,d1,...` line each, sorted; BatchNorm's
+    `num_batches_tracked` left out (boneseg has no such tensor)."""
+    lines = sorted(
+        f"{key}:{','.join(str(d) for d in value.shape)}"
+        for key, value in model.state_dict().items()
+        if not key.endswith("num_batches_tracked")
+    )
+    return "".join(line + "\n" for line in lines)
 
 
 def fill_synthetic(model: torch.nn.Module) -> None:

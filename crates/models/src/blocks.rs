@@ -6,7 +6,7 @@
 
 use burn::module::Module;
 use burn::nn::conv::Conv2dConfig;
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, LayerNorm, PaddingConfig2d};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Distribution, Tensor};
@@ -109,6 +109,14 @@ impl ConvBn {
 /// SMP's `Conv2dReLU` with batch norm: 3x3 convolution without bias, BatchNorm, ReLU.
 pub fn conv3x3_bn_relu(channels_in: usize, channels_out: usize, device: &Device) -> ConvBn {
     ConvBn::new(ConvSpec::new(channels_in, channels_out, 3), device)
+}
+
+/// LayerNorm over the channels of an NCHW map: MiT's `LayerNorm` on 4-D input, timm's and
+/// SMP's `LayerNorm2d` (normalise channels-last, permute back).
+pub fn norm_channels(norm: &LayerNorm, x: Tensor<4>) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let tokens = x.reshape([n, c, h * w]).swap_dims(1, 2);
+    norm.forward(tokens).swap_dims(1, 2).reshape([n, c, h, w])
 }
 
 /// `F.interpolate(x, size, mode="bilinear", align_corners=...)`: burn's default for

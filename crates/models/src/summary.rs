@@ -23,9 +23,13 @@ pub struct Summary {
 /// Containers whose children are worth a line each.
 const LISTS: [&str; 5] = ["blocks", "_blocks", "seg_blocks", "convs", "layer4"];
 
+/// `encoder.layer1`, `decoder.blocks.x_0_0`; timm's encoders (under `encoder.model.`) one level
+/// deeper: `encoder.model.stage3`.
 fn block_name(key: &str) -> String {
     let segments: Vec<&str> = key.split('.').collect();
-    let depth = if segments.len() > 3 && LISTS.contains(&segments[1]) { 3 } else { 2 };
+    let wrapped = usize::from(segments.get(1) == Some(&"model"));
+    let listed = segments.len() > 3 + wrapped && LISTS.contains(&segments[1 + wrapped]);
+    let depth = if listed { 3 } else { 2 } + wrapped;
     segments[..depth.min(segments.len() - 1)].join(".")
 }
 

@@ -219,6 +219,9 @@ fn load_encoder_named(
     allow_partial: bool,
 ) -> Result<LoadReport, WeightsError> {
     tensors.retain(|t| !CLASSIFIER_KEYS.contains(&t.name.as_str()));
+    if let (crate::SegmentationModel::Smp(smp), Naming::PyTorch) = (&*model, naming) {
+        tensors = smp.encoder.adopt_keys(tensors);
+    }
     let count = tensors.len();
     let report = match model {
         crate::SegmentationModel::Smp(smp) => apply_named(&mut smp.encoder, tensors, naming),
@@ -287,6 +290,7 @@ pub fn load_file<M: Module>(model: &mut M, path: &Path) -> Result<LoadReport, We
 /// A whole SMP model's checkpoint carries the encoder under `encoder.`, torchvision's FCN
 /// under `backbone.`; a bare encoder's (torchvision, SMP hub) carries it at the top, with a
 /// classifier (`fc`, `_fc`) that has no place in a segmentation encoder and is reported unused.
+/// A timm classifier's checkpoint of a `tu-` encoder is renamed into SMP's layout first.
 pub fn import_encoder(
     name: crate::registry::EncoderName,
     path: &Path,
@@ -303,6 +307,7 @@ pub fn import_encoder(
         }
     }
     let mut encoder = crate::encoders::Encoder::new(name, 32, device);
+    let tensors = encoder.adopt_keys(tensors);
     let report = apply_state_dict(&mut encoder, tensors);
     Ok((encoder, report))
 }
@@ -481,10 +486,29 @@ pub fn synthetic_input(shape: [usize; 4]) -> Vec<f32> {
     uniform("input", shape.iter().product()).map(|u| ((u - 0.5) * 4.0) as f32).collect()
 }
 
+/// FNV-1a, 64 bits: `smp_reference.fnv1a64`, the seed of each key's synthetic values and the
+/// fingerprint of a state dict's listing.
+pub fn fnv1a64(text: &str) -> u64 {
+    text.bytes().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01B3))
+}
+
+/// A state dict's keys and shapes as `smp_reference.state_dict_listing` writes them: one
+/// `key:d0,d1,...` line each, sorted.
+pub fn state_dict_listing(tensors: &[PackTensor]) -> String {
+    let mut lines: Vec<String> = tensors
+        .iter()
+        .map(|t| {
+            let dims: Vec<String> = t.shape.iter().map(|d| d.to_string()).collect();
+            format!("{}:{}\n", t.name, dims.join(","))
+        })
+        .collect();
+    lines.sort();
+    lines.concat()
+}
+
 /// `count` numbers in [0, 1): splitmix64 of (fnv1a64(key) + i), top 53 bits.
 fn uniform(key: &str, count: usize) -> impl Iterator<Item = f64> {
-    let seed =
-        key.bytes().fold(0xCBF2_9CE4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01B3));
+    let seed = fnv1a64(key);
     (0..count as u64)
         .map(move |i| (mix64(seed.wrapping_add(i).wrapping_add(GOLDEN_GAMMA)) >> 11) as f64 * 2f64.powi(-53))
 }

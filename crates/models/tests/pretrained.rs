@@ -2,6 +2,8 @@
 //! SMP's layout, and every way of passing `model.weights` either loading all it should or
 //! stopping with an error that lists the keys.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -152,28 +154,38 @@ fn a_checkpoint_model_bpk_loads_as_a_whole_model() {
 fn the_encoder_starts_from_the_tensors_smp_loads() {
     use sha2::{Digest, Sha256};
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pretrained");
-    for (arch, name, classifier, features) in
-        [("unetplusplus", "efficientnet-b5", "_fc", 2048), ("segformer", "mit_b0", "head", 256)]
+    for (arch, name) in
+        [("unetplusplus", "efficientnet-b5"), ("segformer", "mit_b0"), ("upernet", "tu-convnext_tiny")]
     {
         let fixture: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(fixtures.join(format!("{name}.json"))).unwrap())
                 .unwrap();
         let encoder: EncoderName = name.parse().unwrap();
         let Source::Hub { repo, revision } = lookup(encoder, "imagenet").unwrap().source else { panic!() };
-        assert_eq!((fixture["repo_id"].as_str(), fixture["revision"].as_str()), (Some(repo), Some(revision)));
-
-        let mut served = synthetic_state_dict(&Encoder::new(encoder, 32, &Device::flex()));
-        for (key, shape) in [
-            (format!("{classifier}.weight"), vec![1000, features]),
-            (format!("{classifier}.bias"), vec![1000]),
-        ] {
-            let values = boneseg_models::weights::synthetic_values(&key, &shape);
-            served.push(burn::store::bridge::from_data(
-                burn::tensor::TensorData::new(values, shape),
-                key,
-                None,
-            ));
+        assert_eq!(fixture["repo_id"].as_str(), Some(repo));
+        // timm downloads `main`; our table pins the commit where it knows it.
+        if !name.starts_with("tu-") {
+            assert_eq!(fixture["revision"].as_str(), Some(revision));
         }
+
+        // The served file: the encoder's tensors under the file's own keys (timm's for `tu-`
+        // encoders), plus what SMP drops (the ImageNet classifier, timm's head).
+        let ours = state_dict(&Encoder::new(encoder, 32, &Device::flex()));
+        let mut served: Vec<PackTensor> = ours
+            .iter()
+            .map(|t| (common::timm_key(&t.name), t.shape.iter().copied().collect::<Vec<usize>>()))
+            .chain(fixture["served_extra"].as_object().unwrap().iter().map(|(key, shape)| {
+                (
+                    key.clone(),
+                    shape.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect(),
+                )
+            }))
+            .map(|(key, shape)| {
+                let values = boneseg_models::weights::synthetic_values(&key, &shape);
+                burn::store::bridge::from_data(burn::tensor::TensorData::new(values, shape), key, None)
+            })
+            .collect();
+        served.retain(|t| !t.name.ends_with("num_batches_tracked"));
         let server = TestHub::start();
         server.add(repo, revision, "model.safetensors", safetensors_bytes(&served), Storage::Lfs);
         let config = serde_json::to_vec(&fixture["preprocessing"]).unwrap();
@@ -203,5 +215,41 @@ fn the_encoder_starts_from_the_tensors_smp_loads() {
         for (key, digest) in &smp {
             assert_eq!(ours.get(key), Some(digest), "{name}: {key}");
         }
+    }
+}
+
+/// timm's HRNet checkpoint (an unpinned row: `main`) loads into both HRNet layouts: SMP's
+/// features through the `incre` blocks, and HRNetV2's, which has no `incre` blocks and leaves
+/// them out as it leaves out timm's classification head.
+#[test]
+fn timm_hrnet_weights_load_into_both_hrnet_layouts() {
+    let encoder: EncoderName = "tu-hrnet_w18".parse().unwrap();
+    let Source::Hub { repo, revision } = lookup(encoder, "imagenet").unwrap().source else { panic!() };
+    assert_eq!((repo, revision), ("timm/hrnet_w18.ms_aug_in1k", boneseg_models::pretrained::UNPINNED));
+    let head = [("classifier.weight", vec![1000, 2048]), ("classifier.bias", vec![1000])];
+    let served: Vec<PackTensor> = state_dict(&Encoder::new(encoder, 32, &Device::flex()))
+        .iter()
+        .map(|t| (common::timm_key(&t.name), t.shape.iter().copied().collect::<Vec<usize>>()))
+        .chain(head.iter().map(|(key, shape)| (key.to_string(), shape.clone())))
+        .map(|(key, shape)| {
+            let values = vec![0.5f32; shape.iter().product()];
+            burn::store::bridge::from_data(burn::tensor::TensorData::new(values, shape), key, None)
+        })
+        .collect();
+    let server = TestHub::start();
+    server.add(repo, revision, "model.safetensors", safetensors_bytes(&served), Storage::Lfs);
+    let config = r#"{"architecture": "hrnet_w18", "pretrained_cfg": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}"#;
+    server.add(repo, revision, "config.json", config.as_bytes().to_vec(), Storage::Git);
+    let cache = tempfile::tempdir().unwrap();
+    let hub = server.hub(cache.path());
+    for (arch, incre) in [("unetplusplus", true), ("hrnet", false)] {
+        let mut segmentation = model(arch, "tu-hrnet_w18");
+        let (report, normalization) =
+            load_encoder_weights(&mut segmentation, encoder, "imagenet", &hub, false).unwrap();
+        assert!(report.is_complete(), "{arch}: {report:?}");
+        assert_eq!(normalization, IMAGENET);
+        let loaded = encoder_tensors(&segmentation);
+        assert_eq!(loaded.keys().any(|k| k.starts_with("model.incre_modules.")), incre, "{arch}");
+        assert!(loaded.values().all(|values| values.iter().all(|&v| v == 0.5)), "{arch}");
     }
 }

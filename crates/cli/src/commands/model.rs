@@ -29,10 +29,12 @@ pub enum Command {
 /// `--arch A --encoder E --classes C`, as SMP names them.
 #[derive(clap::Args)]
 pub struct ModelArgs {
-    /// unet, unetplusplus, fpn, deeplabv3, deeplabv3plus or fcn.
+    /// unet, unetplusplus, fpn, deeplabv3, deeplabv3plus, segformer, upernet, hrnet or fcn
+    /// (`boneseg model list` shows which encoders each takes).
     #[arg(long)]
     pub arch: Architecture,
-    /// resnet18/34/50/101, efficientnet-b0..b7 or efficientnet-lite0.
+    /// resnet18/34/50/101, resnext50_32x4d, resnext101_32x4d/32x8d, efficientnet-b0..b7,
+    /// efficientnet-lite0, mit_b0..b5, tu-hrnet_w18/w32/w48/w64, tu-convnext_tiny/small/base.
     #[arg(long)]
     pub encoder: EncoderName,
     #[arg(long, default_value_t = 29)]
@@ -40,7 +42,7 @@ pub struct ModelArgs {
     /// cpu (burn's flex), or vulkan/wgpu/cuda in a binary built with that feature.
     #[arg(long, default_value = "cpu")]
     pub device: Backend,
-    /// Start the encoder from public pretrained weights (imagenet, advprop, ssl, swsl), as SMP's
+    /// Start the encoder from public pretrained weights (imagenet, advprop, ssl, swsl, instagram), as SMP's
     /// `encoder_weights`: downloaded once into the cache.
     #[arg(long, value_name = "TAG")]
     pub encoder_weights: Option<String>,

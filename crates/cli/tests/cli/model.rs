@@ -41,6 +41,14 @@ fn list_names_every_combination() {
     let run = boneseg(&["model", "list"]).expect(0);
     assert!(run.stdout.contains("unetplusplus   efficientnet-b5"), "{}", run.stdout);
     assert!(run.stdout.contains("fcn            resnet50"), "{}", run.stdout);
+    for line in [
+        "upernet        tu-convnext_tiny     smp.UPerNet",
+        "hrnet          tu-hrnet_w48         HRNetV2 head",
+        "unetplusplus   tu-hrnet_w64",
+        "unet           resnext101_32x8d",
+    ] {
+        assert!(run.stdout.contains(line), "{line}:\n{}", run.stdout);
+    }
     assert_eq!(run.stdout.lines().count(), 1 + ModelSpec::combinations().len());
 }
 
@@ -54,6 +62,13 @@ fn summary_counts_the_parameters_smp_counts() {
     boneseg(&["model", "summary", "--arch", "deeplabv3plus", "--encoder", "resnet34", "--size", "64"])
         .expect(0)
         .says(&["22444653"]);
+    // smp.UPerNet("tu-convnext_tiny", classes=29), smp.UnetPlusPlus("tu-hrnet_w18", classes=29)
+    boneseg(&["model", "summary", "--arch", "upernet", "--encoder", "tu-convnext_tiny", "--size", "64"])
+        .expect(0)
+        .says(&["37051069", "encoder.model.stages_2", "[1, 29, 64, 64]"]);
+    boneseg(&["model", "summary", "--arch", "unetplusplus", "--encoder", "hrnet_w18", "--size", "64"])
+        .expect(0)
+        .says(&["20797569", "encoder.model.stage4"]);
 }
 
 #[test]

@@ -198,3 +198,54 @@ fn a_sweep_trains_each_point_once_and_the_ledger_compares_them() {
         "{compared}"
     );
 }
+
+/// The shipped HRNet and UPerNet-ConvNeXt configs stay valid: each, shrunk to the test corpus
+/// (small sizes, a small encoder of the same family, no download), trains and validates.
+#[test]
+fn the_hrnet_and_upernet_configs_train_on_the_phantom() {
+    let configs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let shrink = |extra: &[&str]| -> Vec<String> {
+        let mut overrides: Vec<String> = [
+            format!("data.root={}", s(corpus())),
+            "data.size=64".into(),
+            "data.folds=3".into(),
+            "model.encoder_weights=none".into(),
+            "train.epochs=1".into(),
+            "train.batch_size=2".into(),
+            "train.early_stopping=1".into(),
+            "optim.accumulate=1".into(),
+            "schedule.warmup_steps=1".into(),
+            "schedule.total_steps=2".into(),
+        ]
+        .into();
+        overrides.extend(extra.iter().map(|o| o.to_string()));
+        overrides
+    };
+    let cases = [
+        (
+            "hrnet-w48.toml",
+            shrink(&["data.crop=32", "model.encoder=tu-hrnet_w18"]),
+            ["arch = \"hrnet\"", "kind = \"focal\"", "crop = 32"],
+        ),
+        (
+            "upernet-convnext.toml",
+            shrink(&[]),
+            ["arch = \"upernet\"", "encoder = \"tu-convnext_tiny\"", "kind = \"dice\""],
+        ),
+    ];
+    for (name, overrides, resolved) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let config = configs.join(name);
+        let mut args = vec!["train", "--config", s(&config), "--out", s(&run)];
+        for set in &overrides {
+            args.extend(["--set", set.as_str()]);
+        }
+        boneseg(&args).expect(0).says(&["finished after", "best validation mean dice"]);
+        let written = std::fs::read_to_string(run.join("config.toml")).unwrap();
+        for fragment in resolved {
+            assert!(written.contains(fragment), "{name}: {fragment} missing from\n{written}");
+        }
+        assert!(!written.contains("encoder_weights"), "{name}: trained from scratch\n{written}");
+    }
+}

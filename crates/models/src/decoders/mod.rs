@@ -4,9 +4,11 @@
 pub mod deeplab;
 pub mod fcn;
 pub mod fpn;
+pub mod hrnet;
 pub mod segformer;
 pub mod unet;
 pub mod unetplusplus;
+pub mod upernet;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -14,9 +16,11 @@ use burn::tensor::Tensor;
 pub use deeplab::{DeepLabV3Decoder, DeepLabV3PlusDecoder};
 pub use fcn::FcnHead;
 pub use fpn::FpnDecoder;
+pub use hrnet::HrnetHead;
 pub use segformer::SegformerDecoder;
 pub use unet::UnetDecoder;
 pub use unetplusplus::UnetPlusPlusDecoder;
+pub use upernet::UperNetDecoder;
 
 #[derive(Module, Debug)]
 pub enum Decoder {
@@ -26,6 +30,8 @@ pub enum Decoder {
     DeepLabV3(DeepLabV3Decoder),
     DeepLabV3Plus(DeepLabV3PlusDecoder),
     Segformer(SegformerDecoder),
+    UperNet(UperNetDecoder),
+    Hrnet(HrnetHead),
 }
 
 impl Decoder {
@@ -37,6 +43,8 @@ impl Decoder {
             Decoder::DeepLabV3(decoder) => decoder.forward(features),
             Decoder::DeepLabV3Plus(decoder) => decoder.forward(features),
             Decoder::Segformer(decoder) => decoder.forward(features),
+            Decoder::UperNet(decoder) => decoder.forward(features),
+            Decoder::Hrnet(decoder) => decoder.forward(features),
         }
     }
 }

@@ -24,11 +24,12 @@ impl UnetBlock {
         }
     }
 
-    /// Upsampled `x` joined with its skip, through the two convolutions.
+    /// Upsampled `x` joined with its skip (if it has channels), through the two convolutions.
     pub fn forward(&self, x: Tensor<4>, size: [usize; 2], skip: Option<Tensor<4>>) -> Tensor<4> {
+        // Encoders that start at stride 4 hand a stride-2 skip without channels.
         let x = match skip {
-            Some(skip) => upsample_cat(x, skip),
-            None => resize_nearest(x, size),
+            Some(skip) if skip.dims()[1] > 0 => upsample_cat(x, skip),
+            _ => resize_nearest(x, size),
         };
         self.conv2.forward_relu(self.conv1.forward_relu(x))
     }

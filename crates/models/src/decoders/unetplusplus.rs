@@ -1,5 +1,9 @@
 //! SMP's U-Net++ decoder: the nested dense skip grid `x_{depth}_{layer}`, one field per node
 //! so that the names are SMP's `decoder.blocks.x_1_2...` keys.
+//!
+//! The nodes below the stride-2 skip have that skip's channels; for encoders that start at
+//! stride 4 (ConvNeXt) it has none, and SMP leaves those nodes empty: no parameters, an output
+//! without channels.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -16,9 +20,9 @@ pub struct UnetPlusPlusBlocks {
     pub x_1_2: UnetBlock,
     pub x_2_2: UnetBlock,
     pub x_0_3: UnetBlock,
-    pub x_1_3: UnetBlock,
-    pub x_2_3: UnetBlock,
-    pub x_3_3: UnetBlock,
+    pub x_1_3: Option<UnetBlock>,
+    pub x_2_3: Option<UnetBlock>,
+    pub x_3_3: Option<UnetBlock>,
     pub x_0_4: UnetBlock,
 }
 
@@ -28,19 +32,20 @@ pub struct UnetPlusPlusDecoder {
 }
 
 impl UnetPlusPlusBlocks {
-    fn get(&self, depth: usize, layer: usize) -> &UnetBlock {
+    /// Node `x_{depth}_{layer}`, None where it is empty.
+    fn get(&self, depth: usize, layer: usize) -> Option<&UnetBlock> {
         match (depth, layer) {
-            (0, 0) => &self.x_0_0,
-            (0, 1) => &self.x_0_1,
-            (1, 1) => &self.x_1_1,
-            (0, 2) => &self.x_0_2,
-            (1, 2) => &self.x_1_2,
-            (2, 2) => &self.x_2_2,
-            (0, 3) => &self.x_0_3,
-            (1, 3) => &self.x_1_3,
-            (2, 3) => &self.x_2_3,
-            (3, 3) => &self.x_3_3,
-            (0, 4) => &self.x_0_4,
+            (0, 0) => Some(&self.x_0_0),
+            (0, 1) => Some(&self.x_0_1),
+            (1, 1) => Some(&self.x_1_1),
+            (0, 2) => Some(&self.x_0_2),
+            (1, 2) => Some(&self.x_1_2),
+            (2, 2) => Some(&self.x_2_2),
+            (0, 3) => Some(&self.x_0_3),
+            (1, 3) => self.x_1_3.as_ref(),
+            (2, 3) => self.x_2_3.as_ref(),
+            (3, 3) => self.x_3_3.as_ref(),
+            (0, 4) => Some(&self.x_0_4),
             _ => unreachable!("U-Net++ of depth 5 has no node x_{depth}_{layer}"),
         }
     }
@@ -57,14 +62,16 @@ impl UnetPlusPlusDecoder {
         ];
         let skips = [encoder_channels[4], encoder_channels[3], encoder_channels[2], encoder_channels[1], 0];
         // SMP's channel rule for node x_{depth}_{layer}.
-        let node = |depth: usize, layer: usize| {
+        let optional = |depth: usize, layer: usize| {
             let (channels_in, channels_skip, channels_out) = if depth == 0 {
                 (inputs[layer], skips[layer] * (layer + 1), DECODER_CHANNELS[layer])
             } else {
                 (skips[layer - 1], skips[layer] * (layer + 1 - depth), skips[layer])
             };
-            UnetBlock::new(channels_in, channels_skip, channels_out, device)
+            (channels_out > 0).then(|| UnetBlock::new(channels_in, channels_skip, channels_out, device))
         };
+        let node =
+            |depth: usize, layer: usize| optional(depth, layer).expect("only nodes x_d_3 can be empty");
         Self {
             blocks: UnetPlusPlusBlocks {
                 x_0_0: node(0, 0),
@@ -74,9 +81,9 @@ impl UnetPlusPlusDecoder {
                 x_1_2: node(1, 2),
                 x_2_2: node(2, 2),
                 x_0_3: node(0, 3),
-                x_1_3: node(1, 3),
-                x_2_3: node(2, 3),
-                x_3_3: node(3, 3),
+                x_1_3: optional(1, 3),
+                x_2_3: optional(2, 3),
+                x_3_3: optional(3, 3),
                 x_0_4: UnetBlock::new(inputs[4], 0, DECODER_CHANNELS[4], device),
             },
         }
@@ -92,9 +99,13 @@ impl UnetPlusPlusDecoder {
         let features: Vec<Tensor<4>> = features.into_iter().skip(1).rev().collect();
         const DEPTH: usize = 4;
         let mut dense: std::collections::HashMap<(usize, usize), Tensor<4>> = Default::default();
-        let up = |block: &UnetBlock, x: Tensor<4>, skip: Option<Tensor<4>>| {
+        // SMP's empty node: the input upsampled, without channels.
+        let up = |block: Option<&UnetBlock>, x: Tensor<4>, skip: Option<Tensor<4>>| {
             let size = scaled_size(&x, 2);
-            block.forward(x, size, skip)
+            match block {
+                Some(block) => block.forward(x, size, skip),
+                None => Tensor::zeros([x.dims()[0], 0, size[0], size[1]], &x.device()),
+            }
         };
         for layer in 0..DEPTH {
             for depth in 0..DEPTH - layer {
@@ -110,15 +121,13 @@ impl UnetPlusPlusDecoder {
                     let mut joined: Vec<Tensor<4>> =
                         (depth + 1..=column).map(|d| dense[&(d, column)].clone()).collect();
                     joined.push(features[column + 1].clone());
-                    let out = up(
-                        self.blocks.get(depth, column),
-                        dense[&(depth, column - 1)].clone(),
-                        Some(Tensor::cat(joined, 1)),
-                    );
+                    joined.retain(|x| x.dims()[1] > 0);
+                    let skip = (!joined.is_empty()).then(|| Tensor::cat(joined, 1));
+                    let out = up(self.blocks.get(depth, column), dense[&(depth, column - 1)].clone(), skip);
                     dense.insert((depth, column), out);
                 }
             }
         }
-        up(&self.blocks.x_0_4, dense[&(0, DEPTH - 1)].clone(), None)
+        up(Some(&self.blocks.x_0_4), dense[&(0, DEPTH - 1)].clone(), None)
     }
 }

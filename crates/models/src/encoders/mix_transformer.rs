@@ -6,7 +6,8 @@ use burn::module::Module;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor, activation};
 
-use crate::blocks::ConvSpec;
+use super::empty_feature;
+use crate::blocks::{ConvSpec, norm_channels};
 use crate::layers::Conv2d;
 use crate::registry::MitVariant;
 
@@ -39,13 +40,6 @@ impl MitVariant {
 const NUM_HEADS: [usize; 4] = [1, 2, 5, 8];
 const SR_RATIOS: [usize; 4] = [8, 4, 2, 1];
 const MLP_RATIO: usize = 4;
-
-/// LayerNorm over the channels of an NCHW map, as SMP's MiT `LayerNorm` does for 4-D input.
-fn norm_channels(norm: &LayerNorm, x: Tensor<4>) -> Tensor<4> {
-    let [n, c, h, w] = x.dims();
-    let tokens = x.reshape([n, c, h * w]).swap_dims(1, 2);
-    norm.forward(tokens).swap_dims(1, 2).reshape([n, c, h, w])
-}
 
 fn tokens_to_map(x: Tensor<3>, size: [usize; 2]) -> Tensor<4> {
     let [n, _, c] = x.dims();
@@ -271,8 +265,7 @@ impl MixTransformer {
     /// Six features as SMP's MiT encoder gives them: the input, an empty stride-2 feature
     /// (MiT starts at stride 4), then the four stages.
     pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
-        let [n, _, h, w] = x.dims();
-        let empty = Tensor::<4>::zeros([n, 0, h / 2, w / 2], &x.device());
+        let empty = empty_feature(&x);
         let stage = |x: Tensor<4>, embed: &OverlapPatchEmbed, blocks: &[Block], norm: &LayerNorm| {
             let x = blocks.iter().fold(embed.forward(x), |x, block| block.forward(x));
             norm_channels(norm, x)

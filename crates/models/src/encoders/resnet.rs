@@ -1,5 +1,6 @@
-//! ResNet-18/34/50/101 in torchvision's layout, as SMP's `resnet*` encoders and
-//! torchvision's FCN backbone use it (keys `conv1`, `bn1`, `layer1.0.conv1`, ...).
+//! ResNet-18/34/50/101 and ResNeXt in torchvision's layout, as SMP's `resnet*`/`resnext*`
+//! encoders and torchvision's FCN backbone use it (keys `conv1`, `bn1`, `layer1.0.conv1`, ...).
+//! timm's blocks have the same keys, so HRNet builds its stages of these [`Block`]s.
 
 use burn::module::Module;
 use burn::nn::BatchNorm;
@@ -9,7 +10,7 @@ use burn::tensor::{Device, Tensor, activation};
 use crate::blocks::{BN_EPS, ConvBn, ConvSpec, batch_norm};
 use crate::layers::Conv2d;
 use crate::layers::{Activation, conv_batch_norm};
-use crate::registry::ResNetDepth;
+use crate::registry::ResNetLayout;
 use boneseg_kernels::max_pool2d;
 
 /// How the last stages give up their stride. SMP and torchvision dilate differently: SMP
@@ -35,6 +36,29 @@ pub struct Block {
     pub downsample: Option<ConvBn>,
 }
 
+/// The kind of a residual block: basic or bottleneck, and the bottleneck's grouping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockKind {
+    pub bottleneck: bool,
+    /// Groups of the bottleneck's 3x3 (ResNeXt's cardinality).
+    pub groups: usize,
+    /// Channels per group for 64 `planes` (ResNet: 64).
+    pub width_per_group: usize,
+}
+
+impl BlockKind {
+    pub const BASIC: BlockKind = BlockKind { bottleneck: false, groups: 1, width_per_group: 64 };
+    pub const BOTTLENECK: BlockKind = BlockKind { bottleneck: true, groups: 1, width_per_group: 64 };
+
+    pub fn of(layout: ResNetLayout) -> Self {
+        BlockKind {
+            bottleneck: layout.bottleneck,
+            groups: layout.groups,
+            width_per_group: layout.width_per_group,
+        }
+    }
+}
+
 /// Dilation of one stage's blocks: the first block's 3x3 and every later block's 3x3.
 #[derive(Debug, Clone, Copy)]
 struct StagePlan {
@@ -44,24 +68,32 @@ struct StagePlan {
 }
 
 impl Block {
-    fn new(
-        depth: ResNetDepth,
+    /// A block of `kind` taking `channels_in` to `planes` (times 4 for a bottleneck), with
+    /// torchvision's `downsample` where the shape changes.
+    pub fn new(
+        kind: BlockKind,
         channels_in: usize,
-        width: usize,
+        planes: usize,
         stride: usize,
         dilation: usize,
         device: &Device,
     ) -> Self {
-        let expansion = if depth.bottleneck() { 4 } else { 1 };
-        let channels_out = width * expansion;
+        let expansion = if kind.bottleneck { 4 } else { 1 };
+        let channels_out = planes * expansion;
         let downsample = (stride != 1 || channels_in != channels_out).then(|| {
             ConvBn::new(ConvSpec::new(channels_in, channels_out, 1).stride(stride).padding(0), device)
         });
-        if depth.bottleneck() {
+        if kind.bottleneck {
+            // torchvision's `width = planes * (base_width / 64) * groups`.
+            let width = planes * kind.width_per_group / 64 * kind.groups;
             Self {
                 conv1: ConvSpec::new(channels_in, width, 1).init(device),
                 bn1: batch_norm(width, BN_EPS, device),
-                conv2: ConvSpec::new(width, width, 3).dilation(dilation).stride(stride).init(device),
+                conv2: ConvSpec::new(width, width, 3)
+                    .dilation(dilation)
+                    .stride(stride)
+                    .groups(kind.groups)
+                    .init(device),
                 bn2: batch_norm(width, BN_EPS, device),
                 conv3: Some(ConvSpec::new(width, channels_out, 1).init(device)),
                 bn3: Some(batch_norm(channels_out, BN_EPS, device)),
@@ -69,10 +101,10 @@ impl Block {
             }
         } else {
             Self {
-                conv1: ConvSpec::new(channels_in, width, 3).dilation(dilation).stride(stride).init(device),
-                bn1: batch_norm(width, BN_EPS, device),
-                conv2: ConvSpec::new(width, width, 3).dilation(dilation).init(device),
-                bn2: batch_norm(width, BN_EPS, device),
+                conv1: ConvSpec::new(channels_in, planes, 3).dilation(dilation).stride(stride).init(device),
+                bn1: batch_norm(planes, BN_EPS, device),
+                conv2: ConvSpec::new(planes, planes, 3).dilation(dilation).init(device),
+                bn2: batch_norm(planes, BN_EPS, device),
                 conv3: None,
                 bn3: None,
                 downsample,
@@ -80,7 +112,7 @@ impl Block {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
             Some(downsample) => downsample.forward(x.clone()),
             None => x.clone(),
@@ -107,18 +139,19 @@ pub struct ResNet {
 }
 
 impl ResNet {
-    pub fn new(depth: ResNetDepth, dilation: ResNetDilation, device: &Device) -> Self {
+    pub fn new(layout: ResNetLayout, dilation: ResNetDilation, device: &Device) -> Self {
         let plans = stage_plans(dilation);
-        let expansion = if depth.bottleneck() { 4 } else { 1 };
+        let expansion = if layout.bottleneck { 4 } else { 1 };
         let mut channels_in = 64;
         let mut stages =
-            [64, 128, 256, 512].into_iter().zip(depth.layers()).zip(plans).map(|((width, count), plan)| {
+            [64, 128, 256, 512].into_iter().zip(layout.layers).zip(plans).map(|((planes, count), plan)| {
                 let blocks: Vec<Block> = (0..count)
                     .map(|index| {
                         let (stride, dilation) =
                             if index == 0 { (plan.stride, plan.first_dilation) } else { (1, plan.dilation) };
-                        let block = Block::new(depth, channels_in, width, stride, dilation, device);
-                        channels_in = width * expansion;
+                        let block =
+                            Block::new(BlockKind::of(layout), channels_in, planes, stride, dilation, device);
+                        channels_in = planes * expansion;
                         block
                     })
                     .collect();
@@ -147,7 +180,8 @@ impl ResNet {
     }
 }
 
-fn run_stage(blocks: &[Block], x: Tensor<4>) -> Tensor<4> {
+/// Blocks applied in turn (an `nn.Sequential` of blocks).
+pub fn run_stage(blocks: &[Block], x: Tensor<4>) -> Tensor<4> {
     blocks.iter().fold(x, |x, block| block.forward(x))
 }
 
