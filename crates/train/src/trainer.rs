@@ -13,13 +13,13 @@ use boneseg_models::SegmentationModel;
 use boneseg_models::burn::module::Module;
 use boneseg_models::burn::optim::GradientsParams;
 use boneseg_models::burn::tensor::Device;
-use boneseg_models::device::Backend;
+use boneseg_models::device::{Backend, training_device};
 use boneseg_models::pretrained::{self, Fetched, PretrainedError};
 use boneseg_models::weights::{WeightsError, load_into_encoder, load_start_weights, save_burnpack};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, TrainConfig};
-use crate::data::{DataSplit, Loader, PrepareError, batch_count};
+use crate::data::{DataSplit, DeviceBatches, Loader, PrepareError, batch_count};
 use crate::loss::{Loss, LossError};
 use crate::optim::{Optim, OptimError};
 use crate::precision::{LossScale, MixedPrecision};
@@ -208,8 +208,11 @@ impl Session {
             precision = None;
         }
         let device = backend.device().map_err(TrainError::Model)?;
+        if let Some(precision) = precision {
+            precision.check(&device, backend).map_err(TrainError::Model)?;
+        }
         device.seed(config.train.seed);
-        let train_device = device.clone().autodiff();
+        let train_device = training_device(&device, config.train.checkpointing);
         let spec = config.model.spec().map_err(TrainError::Model)?;
         let mut model = SegmentationModel::new(spec, &train_device);
         let loss = Loss::new(&config.loss)?;
@@ -221,7 +224,7 @@ impl Session {
         let mut schedule =
             Schedule::new(config.schedule.clone(), config.optim.lr, updates_per_epoch * config.train.epochs);
         let mut position = Position::default();
-        let mut loss_scale = None;
+        let mut loss_scale = config.train.loss_scale.map(LossScale::starting_at);
         match start {
             Start::Resume(dir) => {
                 model = load_model(model, &dir.join("model.bpk"))?;
@@ -270,14 +273,14 @@ impl Session {
         while self.position.epoch < epochs {
             let epoch = self.position.epoch;
             let epoch_started = Instant::now();
-            let mut loader = Loader::new(&self.data, &self.config, epoch, self.position.batch);
+            let loader = Loader::new(&self.data, &self.config, epoch, self.position.batch);
+            let mut loader = DeviceBatches::start(loader, &self.train_device);
             let batches = loader.batches();
             let (mut loss_sum, mut loss_count) = (0.0, 0);
-            while let Some(batch) = loader.next_batch() {
+            while let Some((images, targets)) = loader.next_batch() {
                 let lr = self.schedule.lr(self.optim.updates() as usize);
                 // The step's own seed makes dropout the same in a resumed run.
                 self.train_device.seed(mix(seed, self.position.step as u64));
-                let (images, targets) = batch.into_tensors(&self.train_device);
                 let logits = match &mut self.mixed {
                     Some(mixed) => mixed.forward(&self.model, images),
                     None => self.model.forward(images),

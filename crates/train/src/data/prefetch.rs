@@ -1,0 +1,99 @@
+//! Batches on the device ahead of the step that needs them.
+//!
+//! The [`Loader`]'s workers augment and assemble batches on CPU threads; a GPU step must still
+//! have them uploaded, and a 1024² batch of 4 is 540 MB of float32 (images and 29 target
+//! planes). A thread of its own takes each batch from the loader and makes its device tensors
+//! while the device runs the current step, so the training thread finds the next batch already
+//! there and only waits when the CPU side cannot keep up: that wait is what
+//! [`DeviceBatches::wait_share`] reports (`data_wait_share` in `steps.csv`). The prefetch is
+//! bounded: one batch waits on the device, one more is being uploaded.
+
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use boneseg_models::burn::tensor::{Device, Tensor};
+
+use crate::data::loader::Loader;
+
+/// A batch's images and targets on the device.
+pub type DeviceBatch = (Tensor<4>, Tensor<4>);
+
+/// One epoch's batches, in order, as device tensors.
+pub struct DeviceBatches {
+    receiver: Option<Receiver<DeviceBatch>>,
+    thread: Option<JoinHandle<()>>,
+    batches: usize,
+    created: Instant,
+    wait: Duration,
+}
+
+impl DeviceBatches {
+    /// Starts uploading `loader`'s batches to `device`.
+    pub fn start(mut loader: Loader, device: &Device) -> DeviceBatches {
+        let batches = loader.batches();
+        let (sender, receiver) = sync_channel(1);
+        let device = device.clone();
+        let thread = std::thread::Builder::new()
+            .name("upload".to_string())
+            .spawn(move || upload(&mut loader, &device, &sender))
+            .expect("can spawn the upload thread");
+        DeviceBatches {
+            receiver: Some(receiver),
+            thread: Some(thread),
+            batches,
+            created: Instant::now(),
+            wait: Duration::ZERO,
+        }
+    }
+
+    /// Batches in the whole epoch (not only those left).
+    pub fn batches(&self) -> usize {
+        self.batches
+    }
+
+    /// The next batch, or `None` at the end of the epoch. A panic of the loader's workers or
+    /// of the upload is re-raised here.
+    pub fn next_batch(&mut self) -> Option<DeviceBatch> {
+        let receiver = self.receiver.as_ref()?;
+        let waiting = Instant::now();
+        let received = receiver.recv();
+        self.wait += waiting.elapsed();
+        match received {
+            Ok(batch) => Some(batch),
+            Err(_) => {
+                self.receiver = None;
+                if let Some(Err(panic)) = self.thread.take().map(JoinHandle::join) {
+                    std::panic::resume_unwind(panic);
+                }
+                None
+            }
+        }
+    }
+
+    /// The time the consumer spent blocked waiting for a batch, as a share of the time since the
+    /// epoch's batches started: the part of the step time lost to data loading and upload.
+    pub fn wait_share(&self) -> f64 {
+        let elapsed = self.created.elapsed().as_secs_f64();
+        if elapsed > 0.0 { self.wait.as_secs_f64() / elapsed } else { 0.0 }
+    }
+}
+
+impl Drop for DeviceBatches {
+    fn drop(&mut self) {
+        // Closing the channel makes the upload thread stop at its next batch; it drops the
+        // loader, which stops the workers.
+        self.receiver = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn upload(loader: &mut Loader, device: &Device, sender: &SyncSender<DeviceBatch>) {
+    while let Some(batch) = loader.next_batch() {
+        if sender.send(batch.into_tensors(device)).is_err() {
+            return;
+        }
+    }
+}
