@@ -7,10 +7,13 @@
 #                                       vulkan binary in .gpu/, the Vulkan loader's .deb files in
 #                                       .gl/ and the SMP wheel in .whl/ (all three git-ignored,
 #                                       carried to the GPU machine)
-#   tools/gpu_check.sh run [--tiny] [--only parity,train,infer] [--boneseg PATH] [--out DIR]
+#   tools/gpu_check.sh run [--tiny] [--only parity,train,infer] [--precision bf16|f16|f32]
+#                          [--boneseg PATH] [--out DIR]
 #                                       on the GPU machine, from the repository root (binary:
 #                                       .gpu/boneseg, else target/release/boneseg); --tiny takes
-#                                       every step at toy sizes (to try the script on lavapipe)
+#                                       every step at toy sizes, in f32 (to try the script on
+#                                       lavapipe, which refuses bf16 and f16); --precision: the
+#                                       training precision (bf16, the issue's, by default)
 #
 # On the GPU machine: device.run(command="tools/gpu_check.sh run --out $OUT", carry=[".gpu", ".gl", ".whl"]).
 # The full run needs about 8-10 minutes of an H200 (a first vulkan run compiles its shaders);
@@ -71,7 +74,7 @@ batch_size = $BATCH
 val_every = 100
 log_every = 1
 device = "vulkan"
-precision = "bf16"
+$PRECISION_KEY
 [optim]
 kind = "adamw"
 lr = 1e-3
@@ -87,17 +90,17 @@ section_parity() {
 }
 
 section_train() {
-  echo "== training throughput and peak memory: boneseg vulkan bf16 against PyTorch AMP bf16 (channels_last, cudnn.benchmark)"
+  echo "== training throughput and peak memory: boneseg vulkan $PRECISION against PyTorch AMP $PRECISION (channels_last, cudnn.benchmark)"
   for model in "unetplusplus efficientnet-b5 $BIG" "unet resnet34 $MID"; do
     set -- $model
     for checkpointing in "" --checkpointing; do
       "$BONESEG" bench model --device vulkan --arch "$1" --encoder "$2" --size "$3" --batch "$BATCH" \
-        --mode train --precision bf16 --iters "$ITERS" $checkpointing || echo "boneseg bench model $* $checkpointing failed"
+        --mode train $PRECISION_FLAG --iters "$ITERS" $checkpointing || echo "boneseg bench model $* $checkpointing failed"
     done
-    "$PY" tools/bench/gpu_peer.py train --arch "$1" --encoder "$2" --size "$3" --batch "$BATCH" --steps $((ITERS * 2)) --amp bf16
+    "$PY" tools/bench/gpu_peer.py train --arch "$1" --encoder "$2" --size "$3" --batch "$BATCH" --steps $((ITERS * 2)) --amp "$AMP"
   done
 
-  echo "== boneseg train end to end at ${BIG}² (phantom data through the loader, BCE+Dice, AdamW, bf16)"
+  echo "== boneseg train end to end at ${BIG}² (phantom data through the loader, BCE+Dice, AdamW, $PRECISION)"
   rm -rf "$WORK/data" "$WORK/run"
   "$BONESEG" synth --out "$WORK/data" --people "$PEOPLE" --test-people 0 --size "$BIG" --seed 3 >/dev/null
   write_config 3
@@ -127,12 +130,13 @@ section_infer() {
 }
 
 run() {
-  local tiny=0 only="parity,train,infer" out=""
+  local tiny=0 only="parity,train,infer" out="" precision=""
   BONESEG=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --tiny) tiny=1 ;;
       --only) only=$2; shift ;;
+      --precision) precision=$2; shift ;;
       --out) out=$2; shift ;;
       --boneseg) BONESEG=$2; shift ;;
       *) echo "unknown option $1" >&2; exit 2 ;;
@@ -156,6 +160,12 @@ run() {
   if [ "$tiny" = 1 ]; then
     BIG=64 MID=64 BATCH=2 ITERS=1 PARITY_SIZE=64 PEOPLE=3 TESTS=2 FULL=256 WINDOW=128
   fi
+  PRECISION=${precision:-$([ "$tiny" = 1 ] && echo f32 || echo bf16)}
+  case "$PRECISION" in
+    f32) PRECISION_KEY="" PRECISION_FLAG="" AMP=none ;;
+    bf16 | f16) PRECISION_KEY="precision = \"$PRECISION\"" PRECISION_FLAG="--precision $PRECISION" AMP=$PRECISION ;;
+    *) echo "--precision is bf16, f16 or f32, not $PRECISION" >&2; exit 2 ;;
+  esac
 
   echo "== gpu_check $(date -u +%FT%TZ) tiny=$tiny sections=$only binary=$BONESEG ($("$BONESEG" --version))"
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"

@@ -1,6 +1,7 @@
 //! `boneseg`: the command line. Each subcommand lives in its own file under `commands/` and is a
 //! thin layer over the library crates: it turns flags into arguments, calls one function and
-//! reports. Exit status: 0 success, 1 problems found (checks), 2 error.
+//! reports. Exit status: 0 success, 1 problems found (checks), 2 error, 3 training stopped by
+//! `SIGTERM` after a checkpoint (run it again to resume).
 
 mod allocator;
 mod commands;

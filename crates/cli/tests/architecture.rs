@@ -19,7 +19,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kernels", &[]),
     ("models", &["contract", "hub", "kernels"]),
     ("infer", &["contract", "data", "ensemble", "ledger", "models"]),
-    ("train", &["contract", "data", "augment", "ensemble", "hub", "infer", "ledger", "models", "phantom"]),
+    (
+        "train",
+        &[
+            "contract", "data", "augment", "ensemble", "hub", "infer", "kernels", "ledger", "models",
+            "phantom",
+        ],
+    ),
     (
         "cli",
         &[

@@ -215,3 +215,31 @@ fn an_f16_overflow_skips_the_step_and_halves_the_loss_scale() {
     let saved = state(&run).unwrap()["loss_scale"]["scale"].as_f64().unwrap();
     assert_eq!(saved, scale / 2f64.powi(skipped as i32), "each skipped step halves the scale once");
 }
+
+/// Without a desktop session (no `XDG_RUNTIME_DIR`, as in CI and on servers) the binary opens
+/// the Vulkan device without Mesa's device-select layer printing "error: XDG_RUNTIME_DIR is
+/// invalid or not set in the environment." for every Vulkan instance (see src/headless.rs).
+#[test]
+fn no_xdg_runtime_dir_noise_without_a_desktop_session() {
+    let output = Command::new(env!("CARGO_BIN_EXE_boneseg"))
+        .args([
+            "model",
+            "summary",
+            "--arch",
+            "unet",
+            "--encoder",
+            "resnet18",
+            "--size",
+            "32",
+            "--device",
+            "vulkan",
+        ])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("NODEVICE_SELECT")
+        .env_remove("MESA_VK_DEVICE_SELECT")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+}

@@ -17,6 +17,7 @@ pub mod metric;
 pub mod person;
 pub mod rle;
 pub mod rng;
+pub mod shard;
 pub mod submission;
 
 pub use annotation::{AnnotationError, AnnotationFile, AnnotationProblem, Polygon};
@@ -24,3 +25,4 @@ pub use classes::{CLASSES, NUM_CLASSES, class_index};
 pub use fill_poly::{FillRule, fill_poly};
 pub use mask::{BitMask, ClassMasks};
 pub use person::PersonId;
+pub use shard::Shard;

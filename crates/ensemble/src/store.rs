@@ -15,6 +15,13 @@
 //! | `values` | binary | one byte per support pixel, in run order: `round(p * 255)` |
 //!
 //! The floor is in the file's key-value metadata (`boneseg.floor`).
+//!
+//! A sharded inference (`infer --shard K/N`) writes part `K` of the store as
+//! `DIR/probs.part-K-of-N.parquet`, with the shard (`boneseg.shard`) and the slice of the sorted
+//! image list it holds (`boneseg.images`: start, end, total) in its metadata. A folder of parts
+//! reads as one store: [`ProbReader`] checks that every part is there and that together they
+//! hold each image once, in order; [`concat_stores`] writes them as the one file the unsharded
+//! inference writes, byte for byte.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -23,7 +30,7 @@ use std::sync::Arc;
 use arrow_array::{Array, BinaryArray, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
 use boneseg_contract::atomic::AtomicFile;
-use boneseg_contract::class_index;
+use boneseg_contract::{Shard, class_index};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, ZstdLevel};
@@ -37,6 +44,8 @@ pub const FILE_NAME: &str = "probs.parquet";
 /// The team's floor: probabilities below it are not stored (read back as 0).
 pub const DEFAULT_FLOOR: f32 = 0.3;
 const FLOOR_KEY: &str = "boneseg.floor";
+const SHARD_KEY: &str = "boneseg.shard";
+const IMAGES_KEY: &str = "boneseg.images";
 /// Rows buffered before a row group is written: 8 images of 29 classes.
 const ROWS_PER_GROUP: usize = 29 * 8;
 
@@ -48,6 +57,31 @@ pub enum StoreError {
     Parquet { path: PathBuf, source: parquet::errors::ParquetError },
     #[error("{}: row {row}: {problem}", path.display())]
     Row { path: PathBuf, row: usize, problem: String },
+    #[error("{}: {problem}", path.display())]
+    Parts { path: PathBuf, problem: String },
+}
+
+/// Which slice of the sorted image list a store part holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub shard: Shard,
+    /// Images `start..end` of `total`.
+    pub start: usize,
+    pub end: usize,
+    pub total: usize,
+}
+
+impl Part {
+    /// Part `shard` of a list of `total` images.
+    pub fn of(shard: Shard, total: usize) -> Part {
+        let range = shard.range(total);
+        Part { shard, start: range.start, end: range.end, total }
+    }
+
+    /// The part's file name inside the store folder.
+    pub fn file_name(&self) -> String {
+        format!("probs.part-{}-of-{}.parquet", self.shard.index, self.shard.count)
+    }
 }
 
 /// The probabilities of one class of one image at or above the floor, quantised to bytes.
@@ -116,13 +150,27 @@ pub struct ProbWriter {
 impl ProbWriter {
     /// Creates `dir` when needed and starts its store.
     pub fn create(dir: &Path, floor: f32) -> Result<ProbWriter, StoreError> {
-        let path = dir.join(FILE_NAME);
+        ProbWriter::start(dir.join(FILE_NAME), floor, Vec::new())
+    }
+
+    /// Starts part `part` of the store in `dir` (several processes may write the parts of one
+    /// folder at once: each writes its own file).
+    pub fn create_part(dir: &Path, floor: f32, part: Part) -> Result<ProbWriter, StoreError> {
+        let metadata = vec![
+            KeyValue::new(SHARD_KEY.to_string(), part.shard.to_string()),
+            KeyValue::new(IMAGES_KEY.to_string(), format!("{} {} {}", part.start, part.end, part.total)),
+        ];
+        ProbWriter::start(dir.join(part.file_name()), floor, metadata)
+    }
+
+    fn start(path: PathBuf, floor: f32, mut metadata: Vec<KeyValue>) -> Result<ProbWriter, StoreError> {
         let io = |source| StoreError::Io { path: path.clone(), source };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::create_dir_all(path.parent().expect("a file in the store folder")).map_err(io)?;
         let file = AtomicFile::create(&path).map_err(io)?;
+        metadata.insert(0, KeyValue::new(FLOOR_KEY.to_string(), floor.to_string()));
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
-            .set_key_value_metadata(Some(vec![KeyValue::new(FLOOR_KEY.to_string(), floor.to_string())]))
+            .set_key_value_metadata(Some(metadata))
             .build();
         let writer = ArrowWriter::try_new(file, schema(), Some(properties))
             .map_err(|source| StoreError::Parquet { path: path.clone(), source })?;
@@ -185,41 +233,41 @@ fn encode_runs(runs: &[(usize, usize)]) -> Vec<u8> {
     bytes
 }
 
-/// Reads a store row by row, one record batch (one image) at a time.
-pub struct ProbReader {
+/// Reads one Parquet file of a store row by row, one record batch (one image) at a time.
+struct FileReader {
     path: PathBuf,
     batches: ParquetRecordBatchReader,
     batch: Option<RecordBatch>,
     at: usize,
     row: usize,
     floor: f32,
+    part: Option<Part>,
 }
 
-impl ProbReader {
-    /// Opens `DIR/probs.parquet`, or the file itself when `path` is a file.
-    pub fn open(path: &Path) -> Result<ProbReader, StoreError> {
-        let path = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };
+impl FileReader {
+    fn open(path: &Path) -> Result<FileReader, StoreError> {
+        let path = path.to_path_buf();
         let file = File::open(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
         let parquet = |source| StoreError::Parquet { path: path.clone(), source };
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
-        let floor = builder
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .and_then(|kv| kv.iter().find(|kv| kv.key == FLOOR_KEY))
-            .and_then(|kv| kv.value.as_deref()?.parse().ok())
-            .unwrap_or(DEFAULT_FLOOR);
+        let metadata = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
+        let value = |key: &str| metadata.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.clone());
+        let floor = value(FLOOR_KEY).and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_FLOOR);
+        let part = match (value(SHARD_KEY), value(IMAGES_KEY)) {
+            (Some(shard), Some(images)) => {
+                let numbers: Vec<usize> = images.split(' ').filter_map(|n| n.parse().ok()).collect();
+                let (Ok(shard), &[start, end, total]) = (shard.parse::<Shard>(), &numbers[..]) else {
+                    return Err(StoreError::Parts {
+                        path,
+                        problem: format!("unreadable part metadata `{shard}` / `{images}`"),
+                    });
+                };
+                Some(Part { shard, start, end, total })
+            }
+            _ => None,
+        };
         let batches = builder.with_batch_size(29).build().map_err(parquet)?;
-        Ok(ProbReader { path, batches, batch: None, at: 0, row: 0, floor })
-    }
-
-    /// The floor the store was written with.
-    pub fn floor(&self) -> f32 {
-        self.floor
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(FileReader { path, batches, batch: None, at: 0, row: 0, floor, part })
     }
 
     fn row_error(&self, problem: impl Into<String>) -> StoreError {
@@ -281,7 +329,7 @@ impl ProbReader {
     }
 }
 
-impl Iterator for ProbReader {
+impl Iterator for FileReader {
     type Item = Result<ProbRow, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -303,6 +351,191 @@ impl Iterator for ProbReader {
             }
         }
     }
+}
+
+/// Reads a store row by row: `DIR/probs.parquet`, a file, or a folder of parts read as one
+/// store (each part checked to hold its slice of the image list, the parts to tile it).
+pub struct ProbReader {
+    path: PathBuf,
+    floor: f32,
+    current: FileReader,
+    /// The parts still to read, in order.
+    rest: std::vec::IntoIter<FileReader>,
+    /// Images completed in the current file.
+    images: usize,
+}
+
+impl ProbReader {
+    /// Opens `DIR/probs.parquet`, the parts in `DIR`, or the file itself when `path` is a file.
+    pub fn open(path: &Path) -> Result<ProbReader, StoreError> {
+        let single = path.join(FILE_NAME);
+        let files = if !path.is_dir() {
+            vec![FileReader::open(path)?]
+        } else if single.is_file() {
+            vec![FileReader::open(&single)?]
+        } else {
+            open_parts(path)?
+        };
+        let floor = files[0].floor;
+        if let Some(other) = files.iter().find(|f| f.floor != floor) {
+            return Err(StoreError::Parts {
+                path: other.path.clone(),
+                problem: format!("floor {} where the first part has {floor}", other.floor),
+            });
+        }
+        let mut files = files.into_iter();
+        let current = files.next().expect("at least one file");
+        Ok(ProbReader { path: path.to_path_buf(), floor, current, rest: files, images: 0 })
+    }
+
+    /// The floor the store was written with.
+    pub fn floor(&self) -> f32 {
+        self.floor
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// At the end of a file: a part must have held exactly its slice's images.
+    fn check_count(&self) -> Result<(), StoreError> {
+        match self.current.part {
+            Some(part) if part.end - part.start != self.images => Err(StoreError::Parts {
+                path: self.current.path.clone(),
+                problem: format!(
+                    "holds {} images where its slice {}..{} of {} has {}",
+                    self.images,
+                    part.start,
+                    part.end,
+                    part.total,
+                    part.end - part.start
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The parts of the store in `dir`, in order, checked to tile one image list.
+fn open_parts(dir: &Path) -> Result<Vec<FileReader>, StoreError> {
+    let problem = |problem: String| StoreError::Parts { path: dir.to_path_buf(), problem };
+    let listing =
+        std::fs::read_dir(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+    let mut parts = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("probs.part-") && name.ends_with(".parquet") {
+            let file = FileReader::open(&entry.path())?;
+            let part = file.part.ok_or_else(|| StoreError::Parts {
+                path: entry.path(),
+                problem: "a part without its shard metadata".into(),
+            })?;
+            parts.push((part, file));
+        }
+    }
+    if parts.is_empty() {
+        return Err(StoreError::Io {
+            path: dir.join(FILE_NAME),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no probability store (nor parts of one) here",
+            ),
+        });
+    }
+    parts.sort_by_key(|(part, _)| part.shard.index);
+    let count = parts[0].0.shard.count;
+    let total = parts[0].0.total;
+    let present: Vec<usize> = parts.iter().map(|(p, _)| p.shard.index).collect();
+    if parts.iter().any(|(p, _)| p.shard.count != count || p.total != total) {
+        return Err(problem(
+            "parts of different shardings (K/N or image counts differ); remove the stale ones".into(),
+        ));
+    }
+    if present != (0..count).collect::<Vec<_>>() {
+        let missing: Vec<String> =
+            (0..count).filter(|k| !present.contains(k)).map(|k| format!("{k}/{count}")).collect();
+        return Err(problem(format!(
+            "parts {} are missing (has {} of {count})",
+            missing.join(", "),
+            present.len()
+        )));
+    }
+    let mut end = 0;
+    for (part, _) in &parts {
+        if part.start != end {
+            return Err(problem(format!(
+                "part {} starts at image {} where the parts before end at {end}",
+                part.shard, part.start
+            )));
+        }
+        end = part.end;
+    }
+    if end != total {
+        return Err(problem(format!("the parts end at image {end} of {total}")));
+    }
+    Ok(parts.into_iter().map(|(_, file)| file).collect())
+}
+
+impl Iterator for ProbReader {
+    type Item = Result<ProbRow, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.current.next() {
+                Some(Ok(row)) => {
+                    self.images += usize::from(row.class == boneseg_contract::NUM_CLASSES - 1);
+                    return Some(Ok(row));
+                }
+                Some(Err(e)) => return Some(Err(e)),
+                None => {
+                    if let Err(e) = self.check_count() {
+                        return Some(Err(e));
+                    }
+                    self.current = self.rest.next()?;
+                    self.images = 0;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the rows of `inputs` (stores or folders of parts), in order, as one store in `dir`;
+/// an image may appear in only one input. Returns the number of images. The parts of one
+/// sharded inference give the unsharded store byte for byte.
+pub fn concat_stores(inputs: &[PathBuf], dir: &Path) -> Result<usize, StoreError> {
+    let readers = inputs.iter().map(|p| ProbReader::open(p)).collect::<Result<Vec<_>, _>>()?;
+    let floor = readers.first().map_or(DEFAULT_FLOOR, ProbReader::floor);
+    if let Some(other) = readers.iter().find(|r| r.floor() != floor) {
+        return Err(StoreError::Parts {
+            path: other.path().to_path_buf(),
+            problem: format!(
+                "floor {} where {} has {floor}: stores of one floor only",
+                other.floor(),
+                inputs[0].display()
+            ),
+        });
+    }
+    let mut writer = ProbWriter::create(dir, floor)?;
+    let mut seen = std::collections::HashSet::new();
+    for reader in readers {
+        let path = reader.path().to_path_buf();
+        for row in reader {
+            let row = row?;
+            if row.class == 0 && !seen.insert(row.image_name.clone()) {
+                return Err(StoreError::Parts {
+                    path,
+                    problem: format!(
+                        "{} is in an earlier input too: an image belongs to one input only",
+                        row.image_name
+                    ),
+                });
+            }
+            writer.write(row)?;
+        }
+    }
+    writer.finish()?;
+    Ok(seen.len())
 }
 
 #[cfg(test)]
@@ -331,6 +564,90 @@ mod tests {
         let read: Vec<ProbRow> = reader.map(Result::unwrap).collect();
         assert_eq!(read, written);
         assert!(read.iter().any(|r| r.probs.runs.iter().any(|&(_, l)| l > 1)), "runs merge");
+    }
+
+    /// Rows of `images` images of 29 classes, each with a few pixels.
+    fn rows(images: usize) -> Vec<ProbRow> {
+        let mut rows = Vec::new();
+        for image in 0..images {
+            for class in 0..29 {
+                let mut probs = SparseProbs::default();
+                for i in 0..(image * 7 + class) % 11 {
+                    probs.push(i * 3, 0.2 + (i as f32 * 0.05) % 0.8, 0.1);
+                }
+                rows.push(ProbRow {
+                    image_name: format!("img{image:02}.png"),
+                    class,
+                    height: 8,
+                    width: 8,
+                    probs,
+                });
+            }
+        }
+        rows
+    }
+
+    fn write(dir: &Path, rows: &[ProbRow], part: Option<Part>) {
+        let mut writer = match part {
+            Some(part) => ProbWriter::create_part(dir, 0.1, part).unwrap(),
+            None => ProbWriter::create(dir, 0.1).unwrap(),
+        };
+        for row in rows {
+            writer.write(row.clone()).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+
+    /// Writes the parts of a 3-way sharding of `all` (11 images) into `dir`.
+    fn write_parts(dir: &Path, all: &[ProbRow], count: usize) {
+        for index in 0..count {
+            let part = Part::of(Shard { index, count }, all.len() / 29);
+            write(dir, &all[part.start * 29..part.end * 29], Some(part));
+        }
+    }
+
+    #[test]
+    fn parts_read_as_one_store_and_merge_into_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let all = rows(11);
+        write(&dir.path().join("whole"), &all, None);
+        let sharded = dir.path().join("sharded");
+        write_parts(&sharded, &all, 3);
+        let read: Vec<ProbRow> = ProbReader::open(&sharded).unwrap().map(Result::unwrap).collect();
+        assert_eq!(read, all);
+        assert_eq!(concat_stores(std::slice::from_ref(&sharded), &dir.path().join("merged")).unwrap(), 11);
+        let bytes = |d: &str| std::fs::read(dir.path().join(d).join(FILE_NAME)).unwrap();
+        assert_eq!(bytes("merged"), bytes("whole"), "merged parts are the unsharded store, byte for byte");
+    }
+
+    #[test]
+    fn missing_or_mismatched_parts_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let all = rows(11);
+        let missing = dir.path().join("missing");
+        write_parts(&missing, &all, 3);
+        std::fs::remove_file(missing.join("probs.part-1-of-3.parquet")).unwrap();
+        let error = ProbReader::open(&missing).err().unwrap().to_string();
+        assert!(error.contains("parts 1/3 are missing"), "{error}");
+
+        let mixed = dir.path().join("mixed");
+        write_parts(&mixed, &all, 3);
+        write(&mixed, &all[..29 * 5], Some(Part::of(Shard { index: 0, count: 2 }, 11)));
+        let error = ProbReader::open(&mixed).err().unwrap().to_string();
+        assert!(error.contains("parts of different shardings"), "{error}");
+
+        // A part that holds fewer images than its slice says is caught when read.
+        let short = dir.path().join("short");
+        write_parts(&short, &all, 2);
+        write(&short, &all[..29 * 4], Some(Part::of(Shard { index: 0, count: 2 }, 11)));
+        let error = ProbReader::open(&short).unwrap().find_map(Result::err).unwrap().to_string();
+        assert!(error.contains("holds 4 images where its slice 0..5 of 11 has 5"), "{error}");
+
+        // The same image in two inputs of a concatenation.
+        let first = dir.path().join("missing/probs.part-0-of-3.parquet");
+        let error =
+            concat_stores(&[first.clone(), first], &dir.path().join("twice")).unwrap_err().to_string();
+        assert!(error.contains("img00.png is in an earlier input too"), "{error}");
     }
 
     #[test]

@@ -52,15 +52,7 @@ pub fn download(
     }
     let mut offset = file.metadata().map_err(io(&partial))?.len();
 
-    let agent = ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_recv_response(Some(Duration::from_secs(60)))
-            .user_agent(concat!("boneseg/", env!("CARGO_PKG_VERSION")))
-            .build(),
-    );
+    let agent = agent(0);
     let network = |source: ureq::Error| FetchError::Network {
         url: url.to_string(),
         path: dest.to_path_buf(),
@@ -162,6 +154,40 @@ pub fn download(
     Ok(sha256)
 }
 
+/// The HTTP client: rustls checking certificates against the platform's trust store (so that
+/// a proxy whose CA the machine trusts works, and `SSL_CERT_FILE` is honoured), our user agent,
+/// bounded waits; `redirects` followed by ureq itself (0 where the hub's first answer must be
+/// read).
+fn agent(redirects: u32) -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .tls_config(tls)
+            .max_redirects(redirects)
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_recv_response(Some(Duration::from_secs(60)))
+            .user_agent(concat!("boneseg/", env!("CARGO_PKG_VERSION")))
+            .build(),
+    )
+}
+
+/// A small text document (a package index page); `dest` is the file it leads to, named in
+/// the errors so that a user without a network knows where to put it.
+pub fn get_text(url: &str, dest: &Path) -> Result<String, FetchError> {
+    let network = |source: ureq::Error| FetchError::Network {
+        url: url.to_string(),
+        path: dest.to_path_buf(),
+        source: Box::new(source),
+    };
+    let mut response = agent(MAX_REDIRECTS as u32).get(url).call().map_err(network)?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(FetchError::Status { url: url.to_string(), status, path: dest.to_path_buf() });
+    }
+    response.body_mut().read_to_string().map_err(network)
+}
+
 /// `NAME.partial` beside `dest`.
 pub fn partial_path(dest: &Path) -> PathBuf {
     let mut name = dest.file_name().unwrap_or_default().to_os_string();
@@ -215,19 +241,44 @@ fn range_start(content_range: &str) -> Option<u64> {
     content_range.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
 }
 
-/// A `Location` against the URL it came from: absolute, host-relative (`/path`) or relative.
-fn join(base: &str, location: &str) -> String {
+/// A `Location` (or a link) against the URL it came from: absolute, host-relative (`/path`) or
+/// relative, with `.` and `..` segments resolved as RFC 3986 says.
+pub fn join(base: &str, location: &str) -> String {
     if location.contains("://") {
         return location.to_string();
     }
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
-    if location.starts_with('/') {
-        format!("{}{location}", &base[..host_end])
+    let (origin, base_path) = base.split_at(host_end);
+    let path = if location.starts_with('/') {
+        location.to_string()
     } else {
-        let folder_end = base.rfind('/').filter(|&i| i >= host_end).map_or(base.len(), |i| i + 1);
-        format!("{}{}{location}", &base[..folder_end], if folder_end == base.len() { "/" } else { "" })
+        let folder = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{}{location}", if folder.is_empty() { "/" } else { folder })
+    };
+    format!("{origin}{}", remove_dot_segments(&path))
+}
+
+/// `/a/./b` -> `/a/b`, `/a/b/../c` -> `/a/c`; `..` never climbs above the root.
+fn remove_dot_segments(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len() - 1;
+    let mut kept: Vec<&str> = Vec::with_capacity(segments.len());
+    for (i, &segment) in segments.iter().enumerate() {
+        match segment {
+            "." | ".." => {
+                if segment == ".." && kept.len() > 1 {
+                    kept.pop();
+                }
+                // A path ending in `.` or `..` names a folder: keep its trailing slash.
+                if i == last {
+                    kept.push("");
+                }
+            }
+            other => kept.push(other),
+        }
     }
+    kept.join("/")
 }
 
 #[cfg(test)]
@@ -240,6 +291,10 @@ mod tests {
         assert_eq!(join(base, "https://cdn.example/x"), "https://cdn.example/x");
         assert_eq!(join(base, "/blobs/123"), "http://127.0.0.1:8000/blobs/123");
         assert_eq!(join(base, "other.bin"), "http://127.0.0.1:8000/smp-hub/r.imagenet/resolve/abc/other.bin");
+        assert_eq!(join("http://h:1/simple/a/", "../../files/w.whl"), "http://h:1/files/w.whl");
+        assert_eq!(join("http://h:1/simple/a/", "./w.whl"), "http://h:1/simple/a/w.whl");
+        assert_eq!(join("http://h:1", "w.whl"), "http://h:1/w.whl");
+        assert_eq!(join("http://h:1/a", "../../../w.whl"), "http://h:1/w.whl");
     }
 
     #[test]

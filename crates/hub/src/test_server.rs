@@ -20,6 +20,8 @@ pub enum Storage {
     Lfs,
     /// Small files kept in git (config.json): served directly, blob sha1 as the ETag.
     Git,
+    /// Anything else (a package index page, a wheel): served directly, no checksum stated.
+    Plain,
 }
 
 #[derive(Debug, Clone)]
@@ -76,7 +78,7 @@ impl TestHub {
             cache: cache.to_path_buf(),
             offline: false,
             progress: crate::ProgressMode::Silent,
-            python: "python3".into(),
+            pypi_index: format!("{}/simple", self.endpoint),
         }
     }
 
@@ -84,6 +86,12 @@ impl TestHub {
     pub fn add(&self, repo: &str, revision: &str, file: &str, body: Vec<u8>, storage: Storage) {
         let path = format!("/{repo}/resolve/{revision}/{file}");
         self.state.lock().unwrap().files.insert(path, ServedFile { body, storage, stated_sha256: None });
+    }
+
+    /// Serves `body` at `path` (e.g. `/simple/package/`), stating no checksum.
+    pub fn add_path(&self, path: &str, body: Vec<u8>) {
+        let file = ServedFile { body, storage: Storage::Plain, stated_sha256: None };
+        self.state.lock().unwrap().files.insert(path.to_string(), file);
     }
 
     /// States `sha256` for every LFS file from now on, whatever their bytes.

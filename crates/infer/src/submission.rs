@@ -12,7 +12,7 @@ use boneseg_data::image_io::read_gray;
 use boneseg_data::layout::{ReadOptions, check_unique_names, list_images};
 use boneseg_data::plane::{Plane, gray_to_plane};
 use boneseg_data::resize::resize_linear;
-use boneseg_ensemble::store::{ProbRow, ProbWriter};
+use boneseg_ensemble::store::{Part, ProbRow, ProbWriter};
 use boneseg_ensemble::{ClassThresholds, PostProcess, SparseProbs};
 use boneseg_models::burn::tensor::Device;
 use boneseg_models::{Normalization, SegmentationModel};
@@ -52,6 +52,9 @@ pub struct InferOptions {
     pub post: PostProcess,
     /// Also write a probability store there, with this floor.
     pub probs: Option<(PathBuf, f32)>,
+    /// The entries are this part of the sorted image list (`infer --shard K/N`): the store is
+    /// written as that part of the store in `probs`' folder.
+    pub part: Option<Part>,
 }
 
 impl InferOptions {
@@ -66,6 +69,7 @@ impl InferOptions {
             tta: Tta::default(),
             post: PostProcess::default(),
             probs: None,
+            part: None,
         }
     }
 }
@@ -112,7 +116,7 @@ fn thresholds(
     let own = match runs {
         [run] => {
             let dir = RunDir::open(run).map_err(|source| InferError::Run { path: run.clone(), source })?;
-            dir.tuned_thresholds().map_err(InferError::Setup)?.map(|t| (t, dir.thresholds_path()))
+            dir.tuned_thresholds().map_err(InferError::Thresholds)?.map(|t| (t, dir.thresholds_path()))
         }
         _ => None,
     };
@@ -167,7 +171,10 @@ pub fn infer_entries(
     let write_error = |source| InferError::Write { path: out.to_path_buf(), source };
     let mut writer = SubmissionWriter::create(out).map_err(write_error)?;
     let mut store = match &options.probs {
-        Some((dir, floor)) => Some(ProbWriter::create(dir, *floor)?),
+        Some((dir, floor)) => Some(match options.part {
+            Some(part) => ProbWriter::create_part(dir, *floor, part)?,
+            None => ProbWriter::create(dir, *floor)?,
+        }),
         None => None,
     };
     let views = options.tta.views();

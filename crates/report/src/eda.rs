@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use boneseg_contract::atomic::write_atomic;
+use boneseg_contract::metric::quantile;
 use boneseg_contract::{CLASSES, FillRule, NUM_CLASSES, PersonId};
 use boneseg_data::image_io::read_gray;
 use boneseg_data::layout::{ImageEntry, list_images};
@@ -17,7 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::bins::VARIABLES;
-use crate::chart::{self, quantile};
+use crate::chart;
 use crate::hand::{HandPose, hand_pose};
 use crate::html::{Page, png_bytes};
 use crate::overlay::{OverlayOptions, overlay};

@@ -2,15 +2,13 @@
 //! by the same code as `boneseg score`), IoU, precision, recall, Hausdorff-95 and surface dice,
 //! per class and per image, the worst images, the team's error map, and dice by meta-data bins
 //! and by hand.
-//!
-//! Per image and class, IoU, precision and recall use the dice's smoothing:
-//! `(|P∩G| + 1e-4) / (|X| + 1e-4)` with X = P∪G, P and G, so empty-on-empty scores 1 like the
-//! dice does. Class values are means over images, as the leaderboard averages dice.
+//! The metrics themselves are `boneseg_contract::metric`'s; class values are means over images,
+//! as the leaderboard averages dice.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use boneseg_contract::metric::{DICE_EPS, DiceTable};
+use boneseg_contract::metric::{DiceTable, overlap, surface};
 use boneseg_contract::submission::Submission;
 use boneseg_contract::{CLASSES, FillRule, NUM_CLASSES};
 use boneseg_data::DataError;
@@ -26,7 +24,6 @@ use crate::chart;
 use crate::error_map::{self, ErrorCounts};
 use crate::hand::{Side, hand_pose};
 use crate::html::{Page, png_bytes};
-use crate::surface::surface;
 
 #[derive(Clone, Copy, Debug)]
 pub struct EvalOptions {
@@ -116,11 +113,10 @@ fn measure(pair: &ImagePair, entry: &ImageEntry, tolerance: f64) -> ImageMetrics
     };
     for c in 0..NUM_CLASSES {
         let (p, g) = (predicted.class(c), truth.class(c));
-        let (both, np, ng) = (p.intersection_count(g), p.count(), g.count());
-        let ratio = |den: u64| (both as f64 + DICE_EPS) / (den as f64 + DICE_EPS);
-        m.iou.push(ratio(np + ng - both));
-        m.precision.push(ratio(np));
-        m.recall.push(ratio(ng));
+        let o = overlap(p, g);
+        m.iou.push(o.iou);
+        m.precision.push(o.precision);
+        m.recall.push(o.recall);
         let s = surface(p, g, tolerance);
         m.hd95.push(s.hd95);
         m.surface_dice.push(s.surface_dice);

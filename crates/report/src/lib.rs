@@ -12,7 +12,6 @@ pub mod html;
 pub mod overlay;
 pub mod palette;
 pub mod preview;
-pub mod surface;
 
 pub use overlay::{OverlayOptions, overlay};
 pub use palette::class_colour;

@@ -16,6 +16,7 @@ use crate::loss::LossTerm;
 use crate::optim::OptimConfig;
 use crate::precision::Precision;
 use crate::schedule::ScheduleConfig;
+use crate::sweep::slurm::SlurmConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -110,6 +111,10 @@ pub struct TrainSection {
     /// keeping them (see [`boneseg_models::device::training_device`]); for GPU memory.
     #[serde(default)]
     pub checkpointing: bool,
+    /// Data parallel training on these devices of `device` (`[0, 1]`: the first two GPUs), each
+    /// batch split across them (see [`crate::parallel`]); empty or one: the default device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<usize>,
 }
 
 fn default_seed() -> u64 {
@@ -142,6 +147,10 @@ pub struct TrainConfig {
     /// without it, training images are flipped horizontally with p = 0.5.
     #[serde(default)]
     pub augment: Option<toml::Value>,
+    /// What `boneseg sweep --emit slurm` asks the cluster for (partition, time, GPUs); training
+    /// itself ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmConfig>,
 }
 
 impl TrainConfig {
@@ -189,6 +198,16 @@ impl TrainConfig {
             if !(scale.is_finite() && scale > 0.0) {
                 return Err(format!("train.loss_scale {scale} must be a positive number"));
             }
+        }
+        if train.devices.len() > 1 && train.precision.is_some() && train.device != Backend::Cpu {
+            return Err("train.precision with several train.devices is not supported yet: train in float32, or on one device".into());
+        }
+        if train.devices.len() > train.batch_size {
+            return Err(format!(
+                "train.batch_size {} is smaller than the {} train.devices it is split across",
+                train.batch_size,
+                train.devices.len()
+            ));
         }
         if self.data.size < 32 {
             return Err(format!("data.size {} is below the models' minimum of 32", self.data.size));

@@ -21,7 +21,7 @@ use boneseg_data::{Dataset, ReadOptions};
 
 pub use cache::{CacheOptions, CacheStats, SampleCache, default_memory_budget};
 pub use loader::{Batch, Loader, LoaderOptions, batch_count, epoch_order};
-pub use prefetch::{DeviceBatch, DeviceBatches};
+pub use prefetch::{DeviceBatch, DeviceBatches, StepBatch};
 pub use sample::{CachedSample, Truth, resize_image};
 pub use select::{FoldSource, Selection, SelectionOptions};
 

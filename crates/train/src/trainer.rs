@@ -19,9 +19,10 @@ use boneseg_models::weights::{WeightsError, load_into_encoder, load_start_weight
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, TrainConfig};
-use crate::data::{DataSplit, DeviceBatches, Loader, PrepareError, batch_count};
+use crate::data::{DataSplit, DeviceBatches, Loader, PrepareError, StepBatch, batch_count};
 use crate::loss::{Loss, LossError};
 use crate::optim::{Optim, OptimError};
+use crate::parallel::{self, DataParallel};
 use crate::precision::{LossScale, MixedPrecision};
 use crate::schedule::Schedule;
 use crate::validate::{ValidateOptions, validate};
@@ -78,6 +79,8 @@ pub enum Stop {
     Finished,
     EarlyStopping,
     TimeLimit,
+    /// A stop was requested ([`crate::stop`], e.g. `SIGTERM`): checkpointed, to be resumed.
+    Interrupted,
 }
 
 #[derive(Debug)]
@@ -190,6 +193,8 @@ struct Session {
     loss: Loss,
     data: DataSplit,
     position: Position,
+    /// Several `train.devices`: each batch is split across them.
+    parallel: Option<DataParallel>,
 }
 
 impl Session {
@@ -262,7 +267,28 @@ impl Session {
             report.message(&format!("mixed precision: {precision:?} compute, float32 master weights"));
             mixed
         });
-        Ok(Self { config, run, device, train_device, model, mixed, optim, schedule, loss, data, position })
+        let parallel = match config.train.devices.len() {
+            0 | 1 => None,
+            _ => {
+                let devices = parallel::devices(backend, &config.train.devices).map_err(TrainError::Model)?;
+                report.message(&format!("data parallel on {} devices of {backend}", devices.len()));
+                Some(DataParallel::new(devices.into_iter().map(Device::autodiff).collect()))
+            }
+        };
+        Ok(Self {
+            config,
+            run,
+            device,
+            train_device,
+            model,
+            mixed,
+            optim,
+            schedule,
+            loss,
+            data,
+            position,
+            parallel,
+        })
     }
 
     fn run(mut self, report: &mut dyn Report) -> Result<Outcome, TrainError> {
@@ -274,34 +300,57 @@ impl Session {
             let epoch = self.position.epoch;
             let epoch_started = Instant::now();
             let loader = Loader::new(&self.data, &self.config, epoch, self.position.batch);
-            let mut loader = DeviceBatches::start(loader, &self.train_device);
+            // A data-parallel step uploads each device's part itself.
+            let upload_to = self.parallel.is_none().then_some(&self.train_device);
+            let mut loader = DeviceBatches::start(loader, upload_to);
             let batches = loader.batches();
             let (mut loss_sum, mut loss_count) = (0.0, 0);
-            while let Some((images, targets)) = loader.next_batch() {
+            while let Some(batch) = loader.next_batch() {
                 let lr = self.schedule.lr(self.optim.updates() as usize);
                 // The step's own seed makes dropout the same in a resumed run.
                 self.train_device.seed(mix(seed, self.position.step as u64));
-                let logits = match &mut self.mixed {
-                    Some(mixed) => mixed.forward(&self.model, images),
-                    None => self.model.forward(images),
-                };
-                let loss = self.loss.forward(logits, targets);
-                let value = loss.clone().into_scalar::<f32>() as f64;
-                if !value.is_finite() {
-                    return Err(TrainError::NonFinite {
-                        value,
-                        step: self.position.step,
-                        epoch,
-                        checkpoint: self.run.checkpoint("last"),
-                    });
-                }
-                let grads = match &mut self.mixed {
-                    Some(mixed) => {
-                        let (model, grads) = mixed.backward(self.model, loss);
-                        self.model = model;
-                        grads
+                let (value, grads) = match batch {
+                    StepBatch::Host(batch) => {
+                        let parallel =
+                            self.parallel.as_ref().expect("host batches only for data parallel steps");
+                        let step_seed = mix(seed, self.position.step as u64);
+                        let (value, grads) =
+                            parallel.forward_backward(&self.model, batch, &self.loss, step_seed);
+                        if !value.is_finite() {
+                            return Err(TrainError::NonFinite {
+                                value,
+                                step: self.position.step,
+                                epoch,
+                                checkpoint: self.run.checkpoint("last"),
+                            });
+                        }
+                        (value, Some(grads))
                     }
-                    None => Some(GradientsParams::from_grads(loss.backward(), &self.model)),
+                    StepBatch::Device((images, targets)) => {
+                        let logits = match &mut self.mixed {
+                            Some(mixed) => mixed.forward(&self.model, images),
+                            None => self.model.forward(images),
+                        };
+                        let loss = self.loss.forward(logits, targets);
+                        let value = loss.clone().into_scalar::<f32>() as f64;
+                        if !value.is_finite() {
+                            return Err(TrainError::NonFinite {
+                                value,
+                                step: self.position.step,
+                                epoch,
+                                checkpoint: self.run.checkpoint("last"),
+                            });
+                        }
+                        let grads = match &mut self.mixed {
+                            Some(mixed) => {
+                                let (model, grads) = mixed.backward(self.model, loss);
+                                self.model = model;
+                                grads
+                            }
+                            None => Some(GradientsParams::from_grads(loss.backward(), &self.model)),
+                        };
+                        (value, grads)
+                    }
                 };
                 match grads {
                     Some(grads) => self.model = self.optim.step(lr, self.model, grads),
@@ -354,6 +403,14 @@ impl Session {
                     self.save("last")?;
                     report.message("time limit reached; the run can be continued with --resume");
                     return Ok(self.outcome(Stop::TimeLimit));
+                }
+                if crate::stop::stop_requested() {
+                    self.save("last")?;
+                    report.message(&format!(
+                        "stopped by request at step {}; checkpoint written, continue with --resume",
+                        self.position.step
+                    ));
+                    return Ok(self.outcome(Stop::Interrupted));
                 }
             }
             let train_loss = if loss_count > 0 { loss_sum / loss_count as f64 } else { f64::NAN };

@@ -14,7 +14,7 @@ use boneseg_phantom::{SynthConfig, generate};
 use boneseg_train::data::sample::downscale_masks;
 use boneseg_train::data::{
     Batch, CacheOptions, DataSplit, DeviceBatches, FoldSource, Loader, LoaderOptions, SampleCache, Selection,
-    SelectionOptions, augment_pipeline, batch_count,
+    SelectionOptions, StepBatch, augment_pipeline, batch_count,
 };
 
 /// A phantom dataset of `people` people (two images each) at `size`².
@@ -268,9 +268,14 @@ fn device_batches_are_the_loaders_batches_on_the_device() {
     let device = boneseg_models::burn::tensor::Device::flex();
     let expected: Vec<_> =
         drain(loader(&cache, 1, 1, 2, default())).into_iter().map(|b| b.into_tensors(&device)).collect();
-    let mut uploaded = DeviceBatches::start(loader(&cache, 1, 1, 2, default()), &device);
+    let mut uploaded = DeviceBatches::start(loader(&cache, 1, 1, 2, default()), Some(&device));
     assert_eq!(uploaded.batches(), 3, "the whole epoch's count, as the loader's");
-    let got: Vec<_> = std::iter::from_fn(|| uploaded.next_batch()).collect();
+    let got: Vec<_> = std::iter::from_fn(|| uploaded.next_batch())
+        .map(|batch| match batch {
+            StepBatch::Device(tensors) => tensors,
+            StepBatch::Host(_) => panic!("a batch left on the host although a device was given"),
+        })
+        .collect();
     assert_eq!(got.len(), expected.len());
     for ((images, targets), (want_images, want_targets)) in got.into_iter().zip(expected) {
         assert_eq!(images.into_data(), want_images.into_data());

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use boneseg_contract::Shard;
 use boneseg_data::layout::{ReadOptions, list_images};
-use boneseg_ensemble::store::DEFAULT_FLOOR;
+use boneseg_ensemble::store::{DEFAULT_FLOOR, Part};
 use boneseg_ensemble::{ClassRule, PostProcess, TunedSettings};
 use boneseg_infer::{InferOptions, Merge, Mode, Tta, Window, infer_entries};
 use boneseg_train::validate::validation_images;
@@ -75,6 +76,11 @@ pub struct Args {
     pub probs: Option<PathBuf>,
     #[arg(long, default_value_t = DEFAULT_FLOOR)]
     pub floor: f32,
+    /// Infer only part K of N of the sorted image list (K from 0, e.g. $SLURM_ARRAY_TASK_ID/4):
+    /// --out gets that part of the submission and --probs DIR its part of the store; `boneseg
+    /// submission merge` puts the parts together, and ensembles read a folder of store parts.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 }
 
 /// Post-processing flags, shared with `boneseg ensemble`.
@@ -131,6 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "merge": format!("{:?}", args.merge).to_lowercase(), "postprocess": args.post.postprocess,
         "min_size": args.post.min_size, "keep_largest": args.post.keep_largest,
         "fill_holes": args.post.fill_holes, "probs": args.probs, "floor": args.floor,
+        "shard": args.shard.map(|s| s.to_string()),
     });
     let mode = match args.mode.as_str() {
         "sliding" => Mode::Sliding(Window {
@@ -148,7 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => (None, args.post.rules()?),
     };
-    let options = InferOptions {
+    let mut options = InferOptions {
         checkpoint: args.checkpoint,
         device: args.device,
         threshold: args.threshold,
@@ -157,12 +164,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tta: Tta { hflip: args.hflip, scales: args.scales, brightness: args.brightness, merge: args.merge },
         post,
         probs: args.probs.clone().map(|dir| (dir, args.floor)),
+        part: None,
     };
-    let (entries, images) = match (&args.validation_of, &args.images) {
+    let (mut entries, images) = match (&args.validation_of, &args.images) {
         (Some(run), _) => validation_images(run)?,
         (None, Some(dir)) => (list_images(dir, None, ReadOptions::default())?.entries, dir.clone()),
         (None, None) => anyhow::bail!("give --images DIR or --validation-of RUN"),
     };
+    if let Some(shard) = args.shard {
+        let part = Part::of(shard, entries.len());
+        entries = entries[part.start..part.end].to_vec();
+        println!("shard {shard}: images {} to {} of {}", part.start + 1, part.end, part.total);
+        options.part = Some(part);
+    }
     let mut progress = None;
     let summary = infer_entries(&args.run, &entries, &args.out, &options, |done, total| {
         progress.get_or_insert_with(|| bar(total, "images")).set_position(done as u64);

@@ -27,6 +27,10 @@ use std::process::ExitCode;
 
 use boneseg_contract::FillRule;
 
+/// The exit status of a training command stopped by `SIGTERM` after a checkpoint: run it again
+/// (or `train --resume`) to continue.
+pub const RESUMABLE: u8 = boneseg_train::sweep::slurm::RESUMABLE_STATUS;
+
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Generate a phantom dataset in the competition's layout.

@@ -22,7 +22,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List => {
             if records.is_empty() {
-                println!("no runs recorded in {} yet", path.display());
+                println!("no runs recorded in {} yet", boneseg_ledger::records_dir(&path).display());
             }
             println!(
                 "{:>4}  {:<20}  {:<9}  {:>9}  {:>6}  {:<12}  outputs",

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use boneseg_contract::submission::SubmissionWriter;
 use boneseg_contract::submission::check::{ExpectedImage, check};
+use boneseg_contract::submission::merge::merge_parts;
 use boneseg_data::layout::{check_unique_names, list_images};
 use boneseg_data::{ReadOptions, labels};
+use boneseg_ensemble::store::concat_stores;
 use rayon::prelude::*;
 
 use super::FillArgs;
@@ -19,6 +21,26 @@ pub enum Command {
     Check(CheckArgs),
     /// Turn label files into a submission (for pseudo-labels and for checks).
     FromLabels(FromLabelsArgs),
+    /// Put the parts of a sharded inference (`infer --shard K/N`) back together, checking that
+    /// they cover every image once: the same bytes as the unsharded inference.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The submission parts, in any order.
+    #[arg(required = true)]
+    pub parts: Vec<PathBuf>,
+    /// The images they were inferred from (e.g. test/DCM).
+    #[arg(long)]
+    pub images: PathBuf,
+    /// The merged submission.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the store parts in this folder (`infer --shard K/N --probs DIR`) as its one
+    /// probs.parquet, and remove the parts.
+    #[arg(long)]
+    pub probs: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -52,6 +74,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check(args) => run_check(args),
         Command::FromLabels(args) => run_from_labels(args),
+        Command::Merge(args) => run_merge(args),
     }
 }
 
@@ -135,5 +158,40 @@ fn run_from_labels(args: FromLabelsArgs) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    let expected: Vec<String> = expected_images(&args.images)?.into_iter().map(|e| e.name).collect();
+    let images = merge_parts(&args.parts, &expected, &args.out)?;
+    println!("wrote {} ({images} images from {} parts)", args.out.display(), args.parts.len());
+    if let Some(dir) = &args.probs {
+        let parts: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("probs.part-")))
+            .collect();
+        anyhow::ensure!(
+            !parts.is_empty(),
+            "{}: no store parts (probs.part-K-of-N.parquet) to merge",
+            dir.display()
+        );
+        let merged = dir.join(boneseg_ensemble::store::FILE_NAME);
+        anyhow::ensure!(
+            !merged.exists(),
+            "{} exists already: remove it to merge the parts again",
+            merged.display()
+        );
+        let stored = concat_stores(std::slice::from_ref(dir), dir)?;
+        anyhow::ensure!(
+            stored == images,
+            "{}: the store parts hold {stored} images, the submission parts {images}",
+            dir.display()
+        );
+        for part in parts {
+            std::fs::remove_file(&part).with_context(|| format!("removing {}", part.display()))?;
+        }
+        println!("wrote {} ({stored} images)", merged.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use std::process::ExitCode;
 
 use boneseg_train::config::TrainConfig;
+use boneseg_train::record::record_run;
 use boneseg_train::trainer::{self, Report, Stop};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -48,6 +48,7 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
+    boneseg_train::stop::stop_on_sigterm()?;
     let mut report = BarReport::new();
     let outcome = match (&args.resume, &args.config) {
         (Some(run), _) => {
@@ -74,49 +75,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Stop::Finished => "finished",
         Stop::EarlyStopping => "stopped early",
         Stop::TimeLimit => "stopped at the time limit (continue with --resume)",
+        Stop::Interrupted => "stopped by SIGTERM after a checkpoint (continue with --resume)",
     };
     println!("{why} after {} steps; {best}; run in {}", outcome.position.step, outcome.run.display());
-    record(&outcome, started)?;
+    let ledger = record_run(&outcome, started)?;
+    tracing::info!("recorded in the ledger {}", ledger.display());
+    if outcome.stop == Stop::Interrupted {
+        return Ok(ExitCode::from(super::RESUMABLE));
+    }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Appends a finished (or stopped) run to the experiment ledger: its resolved config, seed, data
-/// fingerprint, best validation dice with the per-class table of that epoch, and the run folder.
-pub fn record(outcome: &trainer::Outcome, started: std::time::Instant) -> anyhow::Result<()> {
-    let run = &outcome.run;
-    let read = |name: &str| {
-        std::fs::read_to_string(run.join(name))
-            .with_context(|| format!("reading {}", run.join(name).display()))
-    };
-    let config: toml::Table = toml::from_str(&read("config.toml")?)?;
-    let info: serde_json::Value = serde_json::from_str(&read("run.json")?)?;
-    let root = config.get("data").and_then(|d| d.get("root")).and_then(|r| r.as_str()).map(PathBuf::from);
-    let mut record = boneseg_ledger::Record::new("train")
-        .config(serde_json::to_value(&config)?)
-        .metric("steps", outcome.position.step as f64)
-        .output(run);
-    if let Some(seed) = info["seed"].as_u64() {
-        record = record.seed(seed);
-    }
-    if let Some(root) = root.filter(|r| r.is_dir()) {
-        record = record.data_fingerprint(boneseg_ledger::fingerprint(&[root.as_path()])?);
-    }
-    if let (Some(dice), Some(epoch)) = (outcome.position.best_dice, outcome.position.best_epoch) {
-        record = record.mean_dice(dice).metric("best_epoch", epoch as f64);
-        let table = read(&format!("validation/epoch{epoch:03}.csv"))?;
-        let classes: Vec<f64> = table
-            .lines()
-            .skip(1)
-            .take(boneseg_contract::NUM_CLASSES)
-            .filter_map(|line| line.split(',').nth(1)?.parse().ok())
-            .collect();
-        if classes.len() == boneseg_contract::NUM_CLASSES {
-            record = record.class_dice(classes);
-        }
-    }
-    let path = record.finish(started).append()?;
-    tracing::info!("recorded in the ledger {}", path.display());
-    Ok(())
 }
 
 fn default_run_dir(config: &std::path::Path) -> PathBuf {

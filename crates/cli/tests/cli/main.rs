@@ -4,6 +4,7 @@
 mod augment;
 mod browser;
 mod catalogue;
+mod cluster;
 mod infer;
 mod model;
 mod pipeline;

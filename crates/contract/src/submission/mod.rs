@@ -3,9 +3,11 @@
 //! field.
 //!
 //! [`SubmissionWriter`] writes one, [`Submission::read`] loads one for scoring, and
-//! [`check::check`] lists every problem of one with its line number.
+//! [`check::check`] lists every problem of one with its line number; [`merge::merge_parts`] puts
+//! the parts of a sharded inference back together.
 
 pub mod check;
+pub mod merge;
 mod rows;
 mod writer;
 

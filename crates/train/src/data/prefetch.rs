@@ -6,7 +6,9 @@
 //! while the device runs the current step, so the training thread finds the next batch already
 //! there and only waits when the CPU side cannot keep up: that wait is what
 //! [`DeviceBatches::wait_share`] reports (`data_wait_share` in `steps.csv`). The prefetch is
-//! bounded: one batch waits on the device, one more is being uploaded.
+//! bounded: one batch waits on the device, one more is being uploaded. A data-parallel step
+//! splits each batch across its devices and uploads the parts itself, so there the thread only
+//! takes the batches ahead, on the host.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
@@ -14,14 +16,22 @@ use std::time::{Duration, Instant};
 
 use boneseg_models::burn::tensor::{Device, Tensor};
 
-use crate::data::loader::Loader;
+use crate::data::loader::{Batch, Loader};
 
 /// A batch's images and targets on the device.
 pub type DeviceBatch = (Tensor<4>, Tensor<4>);
 
-/// One epoch's batches, in order, as device tensors.
+/// A batch as the step takes it.
+pub enum StepBatch {
+    /// Uploaded to the training device.
+    Device(DeviceBatch),
+    /// Left on the host, for a step that places its parts itself (data parallel).
+    Host(Batch),
+}
+
+/// One epoch's batches, in order, taken ahead of the step.
 pub struct DeviceBatches {
-    receiver: Option<Receiver<DeviceBatch>>,
+    receiver: Option<Receiver<StepBatch>>,
     thread: Option<JoinHandle<()>>,
     batches: usize,
     created: Instant,
@@ -29,14 +39,15 @@ pub struct DeviceBatches {
 }
 
 impl DeviceBatches {
-    /// Starts uploading `loader`'s batches to `device`.
-    pub fn start(mut loader: Loader, device: &Device) -> DeviceBatches {
+    /// Starts taking `loader`'s batches ahead, uploading them to `device` (`None`: they stay on
+    /// the host).
+    pub fn start(mut loader: Loader, device: Option<&Device>) -> DeviceBatches {
         let batches = loader.batches();
         let (sender, receiver) = sync_channel(1);
-        let device = device.clone();
+        let device = device.cloned();
         let thread = std::thread::Builder::new()
             .name("upload".to_string())
-            .spawn(move || upload(&mut loader, &device, &sender))
+            .spawn(move || upload(&mut loader, device.as_ref(), &sender))
             .expect("can spawn the upload thread");
         DeviceBatches {
             receiver: Some(receiver),
@@ -54,7 +65,7 @@ impl DeviceBatches {
 
     /// The next batch, or `None` at the end of the epoch. A panic of the loader's workers or
     /// of the upload is re-raised here.
-    pub fn next_batch(&mut self) -> Option<DeviceBatch> {
+    pub fn next_batch(&mut self) -> Option<StepBatch> {
         let receiver = self.receiver.as_ref()?;
         let waiting = Instant::now();
         let received = receiver.recv();
@@ -90,9 +101,13 @@ impl Drop for DeviceBatches {
     }
 }
 
-fn upload(loader: &mut Loader, device: &Device, sender: &SyncSender<DeviceBatch>) {
+fn upload(loader: &mut Loader, device: Option<&Device>, sender: &SyncSender<StepBatch>) {
     while let Some(batch) = loader.next_batch() {
-        if sender.send(batch.into_tensors(device)).is_err() {
+        let batch = match device {
+            Some(device) => StepBatch::Device(batch.into_tensors(device)),
+            None => StepBatch::Host(batch),
+        };
+        if sender.send(batch).is_err() {
             return;
         }
     }

@@ -5,19 +5,17 @@
 //! `bench engine` runs the plain U-Net on boneseg and `tools/bench/bench_engine.py` in one session.
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use boneseg_models::SegmentationModel;
 use boneseg_models::burn::tensor::{Device, Distribution, Tensor};
 use boneseg_models::device::{DeviceMemory, training_device};
+use boneseg_train::bench::median_ms;
 use boneseg_train::precision::{MixedPrecision, Precision};
 
 use super::model::ModelArgs;
 use super::peak_rss_mib;
 
 mod engine;
-mod profile;
-mod unet;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -146,17 +144,4 @@ fn train_step(
     memory.sample(device);
     device.sync().expect("the device ran the step");
     model
-}
-
-pub(super) fn median_ms(iters: usize, mut step: impl FnMut()) -> f64 {
-    step();
-    let mut times: Vec<f64> = (0..iters.max(1))
-        .map(|_| {
-            let start = Instant::now();
-            step();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
 }

@@ -1,5 +1,5 @@
-//! `boneseg bench engine --profile`: each kind of operation of the plain U-Net's training step,
-//! timed on its own at the step's shapes and summed over its calls. Convolutions run on flex's
+//! The plain U-Net's training step taken apart (`boneseg bench engine --profile`): each kind of
+//! operation timed on its own at the step's shapes and summed over its calls. Convolutions run on flex's
 //! primitives (burn's kernels) and on boneseg's kernels; batch norm + ReLU runs as burn's two
 //! modules and as boneseg's fused operation, max-pool and the decoder's upsample + concatenation
 //! as burn's and boneseg's; the loss and the optimiser are burn's. All but the
@@ -21,11 +21,26 @@ use boneseg_models::burn::tensor::module::max_pool2d as burn_max_pool2d;
 use boneseg_models::burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use boneseg_models::burn::tensor::{Device, Distribution, Tensor, TensorData, activation};
 use boneseg_models::layers::{Activation, apply_batch_norm};
-use boneseg_train::loss::LossFn;
-use boneseg_train::optim::{Optim, OptimConfig, OptimKind};
 
 use super::median_ms;
 use super::unet::{PlainUNet, WIDTHS};
+use crate::loss::LossFn;
+use crate::optim::{Optim, OptimConfig, OptimKind};
+
+/// One kind of operation: how often the step calls it and its summed milliseconds on burn's
+/// kernels and on boneseg's (the same figure twice where boneseg has no kernel of its own).
+#[derive(Clone, Debug)]
+pub struct ProfileRow {
+    pub operation: &'static str,
+    pub calls: usize,
+    pub burn_ms: f64,
+    pub boneseg_ms: f64,
+}
+
+/// Summed milliseconds of every row: burn's kernels, boneseg's.
+pub fn totals(rows: &[ProfileRow]) -> [f64; 2] {
+    [rows.iter().map(|r| r.burn_ms).sum(), rows.iter().map(|r| r.boneseg_ms).sum()]
+}
 
 /// One convolution of the U-Net: input and weight shapes, padding.
 struct ConvLayer {
@@ -119,7 +134,8 @@ fn forward_backward(
         .sum()
 }
 
-pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Device) {
+/// Every kind of operation of the step at `batch` x `size`² with `classes` outputs, on flex.
+pub fn profile(batch: usize, size: usize, classes: usize, iters: usize, device: &Device) -> Vec<ProfileRow> {
     let layers = conv_layers(batch, size, classes);
     let conv = conv_times(&layers, iters);
     let ad = device.clone().autodiff();
@@ -169,15 +185,17 @@ pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Dev
     });
     let optimiser = adam_step_ms(iters, classes, &ad);
 
-    println!(
-        "\nper-op profile of one training step (ms, summed over calls; flex, {} threads)",
-        rayon::current_num_threads()
-    );
-    println!("| operation | calls | burn's kernels | boneseg's kernels |\n|---|---|---|---|");
     let names = ["conv forward", "conv input gradient", "conv weight gradient"];
-    for (name, [burn, ours]) in names.iter().zip(conv) {
-        println!("| {name} | {} | {burn:.0} | {ours:.0} |", layers.len());
-    }
+    let mut rows: Vec<ProfileRow> = names
+        .iter()
+        .zip(conv)
+        .map(|(&operation, [burn_ms, boneseg_ms])| ProfileRow {
+            operation,
+            calls: layers.len(),
+            burn_ms,
+            boneseg_ms,
+        })
+        .collect();
     let same = |ms: f64| [ms, ms];
     let others = [
         ("batch norm + ReLU (train, fwd+bwd)", conv_outputs.len(), batch_norm_relu),
@@ -186,12 +204,13 @@ pub fn run(batch: usize, size: usize, classes: usize, iters: usize, device: &Dev
         ("BCE-with-logits loss (fwd+bwd)", 1, same(loss)),
         ("Adam step", 1, same(optimiser)),
     ];
-    for (name, calls, [burn, ours]) in others {
-        println!("| {name} | {calls} | {burn:.0} | {ours:.0} |");
-    }
-    let [burn, ours] =
-        [0, 1].map(|k| conv.iter().chain(others.iter().map(|(_, _, ms)| ms)).map(|t| t[k]).sum::<f64>());
-    println!("| sum | | {burn:.0} | {ours:.0} |");
+    rows.extend(others.into_iter().map(|(operation, calls, [burn_ms, boneseg_ms])| ProfileRow {
+        operation,
+        calls,
+        burn_ms,
+        boneseg_ms,
+    }));
+    rows
 }
 
 /// One Adam update of the whole U-Net. Its gradients come from a 32x32 input outside the timing:

@@ -2,9 +2,7 @@
 //! Euclidean distance transforms over the bounding box of both masks (every boundary pixel lies
 //! inside it, so cropping changes no distance).
 
-use boneseg_contract::BitMask;
-
-use crate::chart::quantile;
+use crate::mask::BitMask;
 
 /// Boundary metrics of one prediction against its truth.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -118,6 +116,17 @@ fn transform_1d(f: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// The `q` quantile of ascending `sorted` values with linear interpolation between the closest
+/// ranks (numpy's default, which MONAI's HD95 uses); NaN for no values.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let position = q * (sorted.len() - 1) as f64;
+    let (below, above) = (position.floor() as usize, position.ceil() as usize);
+    sorted[below] + (sorted[above] - sorted[below]) * (position - below as f64)
+}
+
 /// Hausdorff-95 and surface dice of `predicted` against `truth`, with `tolerance` in pixels.
 pub fn surface(predicted: &BitMask, truth: &BitMask, tolerance: f64) -> Surface {
     let Some(crop) = bounds([predicted, truth]) else {
@@ -151,6 +160,14 @@ mod tests {
             mask.set_span(r, left, left + side - 1);
         }
         mask
+    }
+
+    #[test]
+    fn quantiles_interpolate_like_numpy() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&v, 0.5), 2.5);
+        assert_eq!(quantile(&v, 0.25), 1.75);
+        assert_eq!(quantile(&v, 1.0), 4.0);
     }
 
     #[test]

@@ -1,3 +1,6 @@
+//! The metrics: the leaderboard's mean Dice, and the error analysis' IoU, precision, recall
+//! ([`overlap`]) and boundary metrics ([`surface`]), all of one class in one image.
+//!
 //! The leaderboard metric: mean Dice.
 //!
 //! Per image and class, `dice = (2|P∩G| + 1e-4) / (|P| + |G| + 1e-4)` — so an empty prediction of
@@ -7,6 +10,9 @@
 
 use crate::classes::{CLASSES, NUM_CLASSES};
 use crate::mask::BitMask;
+
+pub mod surface;
+pub use surface::{Surface, quantile, surface};
 
 /// The smoothing term of the competition's dice.
 pub const DICE_EPS: f64 = 1e-4;
@@ -19,6 +25,22 @@ pub fn dice_from_counts(intersection: u64, predicted: u64, truth: u64) -> f64 {
 /// Dice of one class in one image.
 pub fn dice(predicted: &BitMask, truth: &BitMask) -> f64 {
     dice_from_counts(predicted.intersection_count(truth), predicted.count(), truth.count())
+}
+
+/// IoU, precision and recall of one class in one image, smoothed like the leaderboard's dice:
+/// `(|P∩G| + 1e-4) / (|X| + 1e-4)` with X = P∪G, P and G, so an empty prediction of an empty
+/// truth scores 1 on each.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Overlap {
+    pub iou: f64,
+    pub precision: f64,
+    pub recall: f64,
+}
+
+pub fn overlap(predicted: &BitMask, truth: &BitMask) -> Overlap {
+    let (both, p, g) = (predicted.intersection_count(truth), predicted.count(), truth.count());
+    let ratio = |den: u64| (both as f64 + DICE_EPS) / (den as f64 + DICE_EPS);
+    Overlap { iou: ratio(p + g - both), precision: ratio(p), recall: ratio(g) }
 }
 
 /// Per-image, per-class dice of a set of images, and the leaderboard's means over them.
