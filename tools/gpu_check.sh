@@ -153,6 +153,8 @@ run() {
   # Kept between calls on the same machine, so that --only infer finds the run --only train made.
   WORK=/tmp/gpu_check
   mkdir -p "$WORK" "${out:=$WORK}"
+  # The runs' ledger records stay with the scratch work, out of the repository.
+  export BONESEG_LEDGER=$WORK/ledger.jsonl
   exec > >(tee -a "$out/gpu_check.log") 2>&1
 
   # The issue's sizes, or toy ones that take every step on a software device.
