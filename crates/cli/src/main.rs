@@ -5,6 +5,7 @@
 
 mod allocator;
 mod commands;
+mod headless;
 mod progress;
 
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     allocator::keep_freed_memory();
+    headless::quiet_vulkan_layers();
     tracing_subscriber::fmt().with_writer(std::io::stderr).without_time().with_target(false).init();
     let cli = Cli::parse();
     match commands::run(cli.command) {

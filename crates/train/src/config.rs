@@ -118,6 +118,13 @@ pub struct TrainSection {
     /// (see [`crate::precision`]); not used on the CPU, which trains in float32.
     #[serde(default)]
     pub precision: Option<Precision>,
+    /// f16 only: the dynamic loss scale's starting value (GradScaler's `init_scale`, 65536).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<f64>,
+    /// Gradient checkpointing: recompute cheap activations in the backward pass instead of
+    /// keeping them (see [`boneseg_models::device::training_device`]); for GPU memory.
+    #[serde(default)]
+    pub checkpointing: bool,
     /// Data parallel training on these devices of `device` (`[0, 1]`: the first two GPUs), each
     /// batch split across them (see [`crate::parallel`]); empty or one: the default device.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -206,6 +213,14 @@ impl TrainConfig {
                 "train.batch_size, epochs, val_every, log_every and checkpoint_every must be at least 1"
                     .into(),
             );
+        }
+        if let Some(scale) = train.loss_scale {
+            if train.precision != Some(Precision::F16) {
+                return Err("train.loss_scale is for train.precision = \"f16\" (bf16 and float32 need no loss scaling)".into());
+            }
+            if !(scale.is_finite() && scale > 0.0) {
+                return Err(format!("train.loss_scale {scale} must be a positive number"));
+            }
         }
         if train.devices.len() > 1 && train.precision.is_some() && train.device != Backend::Cpu {
             return Err("train.precision with several train.devices is not supported yet: train in float32, or on one device".into());

@@ -1,5 +1,6 @@
 //! Training data: which images ([`select`]), decoded and resized once into a cache ([`cache`],
-//! [`sample`], [`store`]), then served as shuffled, augmented, prefetched batches ([`loader`]).
+//! [`sample`], [`store`]), then served as shuffled, augmented, prefetched batches ([`loader`]),
+//! uploaded to the device ahead of the step ([`prefetch`]).
 //!
 //! Decoding a 2048² PNG and filling 29 polygons costs far more than a training step's share of
 //! data time, so only the first epoch of the first run pays it: later epochs read decoded
@@ -7,6 +8,7 @@
 
 pub mod cache;
 pub mod loader;
+pub mod prefetch;
 pub mod sample;
 pub mod select;
 pub mod store;
@@ -20,6 +22,7 @@ use boneseg_data::{Dataset, ReadOptions};
 
 pub use cache::{CacheOptions, CacheStats, SampleCache, default_memory_budget};
 pub use loader::{Batch, Loader, LoaderOptions, batch_count, epoch_order};
+pub use prefetch::{DeviceBatch, DeviceBatches, StepBatch};
 pub use sample::{CachedSample, Truth, resize_image};
 pub use select::{FoldSource, Selection, SelectionOptions};
 pub use window::{CropFocus, Focus};

@@ -19,7 +19,8 @@ use std::str::FromStr;
 
 use boneseg_models::burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use boneseg_models::burn::optim::GradientsParams;
-use boneseg_models::burn::tensor::{FloatDType, Tensor};
+use boneseg_models::burn::tensor::{Device, FloatDType, Tensor};
+use boneseg_models::device::{Backend, computes_in};
 use boneseg_models::{ModelSpec, SegmentationModel};
 use serde::{Deserialize, Serialize};
 
@@ -59,11 +60,31 @@ impl std::fmt::Display for Precision {
 boneseg_contract::named_in_config!(Precision);
 
 impl Precision {
-    fn dtype(self) -> FloatDType {
+    pub fn dtype(self) -> FloatDType {
         match self {
             Precision::Bf16 => FloatDType::BF16,
             Precision::F16 => FloatDType::F16,
         }
+    }
+
+    /// Refuses, before any tensor, a precision that `device` cannot train in (see
+    /// [`computes_in`]): a Vulkan device without bf16 arithmetic that is asked for it anyway
+    /// poisons itself at the first kernel, a panic deep in the first step, and lavapipe's f16
+    /// kernels crash the process.
+    pub fn check(self, device: &Device, backend: Backend) -> Result<(), String> {
+        let Err(reason) = computes_in(device, self.dtype()) else {
+            return Ok(());
+        };
+        let other = match self {
+            Precision::Bf16 => Precision::F16,
+            Precision::F16 => Precision::Bf16,
+        };
+        let instead = if computes_in(device, other.dtype()).is_ok() {
+            format!("use train.precision = \"{other}\", or leave train.precision out to train in float32")
+        } else {
+            "leave train.precision out to train in float32".to_string()
+        };
+        Err(format!("train.precision = \"{self}\" cannot run on this {backend} device: {reason}; {instead}"))
     }
 }
 
@@ -83,6 +104,11 @@ impl Default for LossScale {
 }
 
 impl LossScale {
+    /// GradScaler's policy from another initial scale (`train.loss_scale`).
+    pub fn starting_at(scale: f64) -> Self {
+        LossScale { scale, ..LossScale::default() }
+    }
+
     /// Records a step's outcome: halves the scale after an overflow, doubles it after
     /// `growth_interval` good steps in a row.
     pub fn update(&mut self, finite: bool) {

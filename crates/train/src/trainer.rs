@@ -13,14 +13,14 @@ use boneseg_models::SegmentationModel;
 use boneseg_models::burn::module::Module;
 use boneseg_models::burn::optim::GradientsParams;
 use boneseg_models::burn::tensor::Device;
-use boneseg_models::device::Backend;
+use boneseg_models::device::{Backend, training_device};
 use boneseg_models::pretrained::{self, Fetched, PretrainedError};
 use boneseg_models::weights::{WeightsError, load_into_encoder, load_start_weights, save_burnpack};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::TimeFit;
 use crate::config::{ConfigError, ModelConfig, TrainConfig};
-use crate::data::{DataSplit, Loader, PrepareError, batch_count};
+use crate::data::{DataSplit, DeviceBatches, Loader, PrepareError, StepBatch, batch_count};
 use crate::lock::{LockError, RunLock};
 use crate::loss::{Loss, LossError};
 use crate::optim::{Optim, OptimError};
@@ -237,8 +237,11 @@ impl Session {
             precision = None;
         }
         let device = backend.device().map_err(TrainError::Model)?;
+        if let Some(precision) = precision {
+            precision.check(&device, backend).map_err(TrainError::Model)?;
+        }
         device.seed(config.train.seed);
-        let train_device = device.clone().autodiff();
+        let train_device = training_device(&device, config.train.checkpointing);
         let spec = config.model.spec().map_err(TrainError::Model)?;
         let mut model = SegmentationModel::new(spec, &train_device);
         let loss = config.loss()?;
@@ -249,7 +252,7 @@ impl Session {
         let mut schedule =
             Schedule::new(config.schedule.clone(), config.optim.lr, updates_per_epoch * config.train.epochs);
         let mut position = Position::default();
-        let mut loss_scale = None;
+        let mut loss_scale = config.train.loss_scale.map(LossScale::starting_at);
         match start {
             Start::Resume(dir) => {
                 model = load_model(model, &dir.join("model.bpk"))?;
@@ -320,7 +323,10 @@ impl Session {
         while self.position.epoch < epochs {
             let epoch = self.position.epoch;
             let epoch_started = Instant::now();
-            let mut loader = Loader::new(&self.data, &self.config, epoch, self.position.batch);
+            let loader = Loader::new(&self.data, &self.config, epoch, self.position.batch);
+            // A data-parallel step uploads each device's part itself.
+            let upload_to = self.parallel.is_none().then_some(&self.train_device);
+            let mut loader = DeviceBatches::start(loader, upload_to);
             if let Some(line) = self.loss.stage_begins(epoch) {
                 report.message(&line);
             }
@@ -331,15 +337,16 @@ impl Session {
                 let lr = self.schedule.lr(self.optim.updates() as usize);
                 // The step's own seed makes dropout the same in a resumed run.
                 self.train_device.seed(mix(seed, self.position.step as u64));
-                let (value, grads) = match &self.parallel {
-                    Some(parallel) => {
+                let (value, grads) = match batch {
+                    StepBatch::Host(batch) => {
+                        let parallel =
+                            self.parallel.as_ref().expect("host batches only for data parallel steps");
                         let step_seed = mix(seed, self.position.step as u64);
                         let (value, grads) =
                             parallel.forward_backward(&self.model, batch, &self.loss, epoch, step_seed);
                         (value, Some(grads))
                     }
-                    None => {
-                        let (images, targets) = batch.into_tensors(&self.train_device);
+                    StepBatch::Device((images, targets)) => {
                         let logits = match &mut self.mixed {
                             Some(mixed) => mixed.forward(&self.model, images),
                             None => self.model.forward(images),

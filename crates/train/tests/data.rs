@@ -13,8 +13,8 @@ use boneseg_models::normalization::IMAGENET;
 use boneseg_phantom::{SynthConfig, generate};
 use boneseg_train::data::sample::downscale_masks;
 use boneseg_train::data::{
-    Batch, CacheOptions, CropFocus, DataSplit, Focus, FoldSource, Loader, LoaderOptions, SampleCache,
-    Selection, SelectionOptions, augment_pipeline, batch_count,
+    Batch, CacheOptions, CropFocus, DataSplit, DeviceBatches, Focus, FoldSource, Loader, LoaderOptions,
+    SampleCache, Selection, SelectionOptions, StepBatch, augment_pipeline, batch_count,
 };
 
 /// A phantom dataset of `people` people (two images each) at `size`².
@@ -258,7 +258,33 @@ fn batches_are_deterministic_and_a_resumed_epoch_matches() {
     let started = std::time::Instant::now();
     while timed.next_batch().is_some() {}
     assert!(timed.wait_time() <= started.elapsed() + std::time::Duration::from_millis(5));
-    assert!((0.0..=1.0).contains(&timed.wait_share()));
+}
+
+/// The upload thread hands over the loader's batches as they are, in order, and reports the
+/// share of time the consumer waited.
+#[test]
+fn device_batches_are_the_loaders_batches_on_the_device() {
+    let (_dir, entries) = phantom(4, 64);
+    let (cache, _) = build(&entries, &options(32, None));
+    let default = || augment_pipeline(None, 32).unwrap();
+    let device = boneseg_models::burn::tensor::Device::flex();
+    let expected: Vec<_> =
+        drain(loader(&cache, 1, 1, 2, default())).into_iter().map(|b| b.into_tensors(&device)).collect();
+    let mut uploaded = DeviceBatches::start(loader(&cache, 1, 1, 2, default()), Some(&device));
+    assert_eq!(uploaded.batches(), 3, "the whole epoch's count, as the loader's");
+    let got: Vec<_> = std::iter::from_fn(|| uploaded.next_batch())
+        .map(|batch| match batch {
+            StepBatch::Device(tensors) => tensors,
+            StepBatch::Host(_) => panic!("a batch left on the host although a device was given"),
+        })
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    for ((images, targets), (want_images, want_targets)) in got.into_iter().zip(expected) {
+        assert_eq!(images.into_data(), want_images.into_data());
+        assert_eq!(targets.into_data(), want_targets.into_data());
+    }
+    assert!(uploaded.next_batch().is_none());
+    assert!((0.0..=1.0).contains(&uploaded.wait_share()));
 }
 
 /// Whether batch sample `k` is the cached sample as it is (`Some(false)`), mirrored

@@ -148,7 +148,6 @@ pub struct Loader {
     start: usize,
     next: usize,
     batches: usize,
-    created: Instant,
     wait: Duration,
 }
 
@@ -174,15 +173,7 @@ impl Loader {
             receivers.push(receiver);
             handles.push(Some(handle));
         }
-        Loader {
-            receivers,
-            workers: handles,
-            start,
-            next: start,
-            batches,
-            created: Instant::now(),
-            wait: Duration::ZERO,
-        }
+        Loader { receivers, workers: handles, start, next: start, batches, wait: Duration::ZERO }
     }
 
     /// The loader for `epoch` of a run's training set, from batch `start_batch`.
@@ -238,13 +229,6 @@ impl Loader {
     /// Time the consumer spent blocked waiting for batches.
     pub fn wait_time(&self) -> Duration {
         self.wait
-    }
-
-    /// [`Loader::wait_time`] as a share of the time since the loader started: the part of the
-    /// epoch's step time lost to data loading.
-    pub fn wait_share(&self) -> f64 {
-        let elapsed = self.created.elapsed().as_secs_f64();
-        if elapsed > 0.0 { self.wait.as_secs_f64() / elapsed } else { 0.0 }
     }
 }
 
