@@ -439,53 +439,6 @@ fn batches_become_tensors_and_bad_augmentations_are_refused() {
     assert!(err.contains("must be the training size [32, 32]"), "{err}");
 }
 
-/// Cache build and loader throughput at the competition's sizes (2048² → 512², batch 8):
-/// `cargo test --release -p boneseg-train --test data -- --ignored --nocapture`.
-#[test]
-#[ignore = "a measurement, minutes in debug builds"]
-fn measure_cache_and_loader_at_2048() {
-    let started = std::time::Instant::now();
-    let (_dir, entries) = phantom(4, 2048);
-    println!("phantom: {} images at 2048² in {:.1} s", entries.len(), started.elapsed().as_secs_f64());
-    let (cache, stats) = build(&entries, &options(512, None));
-    let threads = rayon::current_num_threads();
-    println!(
-        "cache 2048² -> 512²: {stats}; {:.0} ms per image per thread ({threads} threads)",
-        1e3 * stats.seconds * threads as f64 / stats.images as f64
-    );
-    for workers in [1, 2] {
-        let (mut images, mut wait) = (0, std::time::Duration::ZERO);
-        let started = std::time::Instant::now();
-        for epoch in 0..5 {
-            let mut loader = Loader::start(
-                cache.clone(),
-                LoaderOptions {
-                    batch_size: 8,
-                    seed: 1,
-                    epoch,
-                    start_batch: 0,
-                    workers,
-                    prefetch: 4,
-                    augment: Arc::new(augment_pipeline(None, 512).unwrap()),
-                    crop: None,
-                    focus: None,
-                    input: Normalization::default(),
-                },
-            );
-            while let Some(batch) = loader.next_batch() {
-                images += batch.batch_size;
-            }
-            wait += loader.wait_time();
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "loader, {workers} worker(s), batch 8 at 512² with flips, consumer idle: {:.1} images/s ({:.0} ms per batch)",
-            images as f64 / seconds,
-            1e3 * wait.as_secs_f64() / (images / 8) as f64
-        );
-    }
-}
-
 /// The model's input is `(grey / 255 - mean) / std` per channel, as the run's `model.input` says.
 #[test]
 fn images_are_normalised_per_channel() {

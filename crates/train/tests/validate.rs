@@ -171,30 +171,3 @@ fn the_report_marks_the_three_worst_classes() {
     assert!(scores.to_csv().contains("finger-16,0.750000,0.500000,a.png"));
     assert_eq!(scores.images_csv().lines().nth(2).unwrap().split(',').count(), 1 + NUM_CLASSES);
 }
-
-/// Scoring time of one 2048² image from 512² logits, 29 classes:
-/// `cargo test --release -p boneseg-train --test validate -- --ignored --nocapture`.
-#[test]
-#[ignore = "a measurement, slow in debug builds"]
-fn measure_scoring_at_2048() {
-    let (_dir, entries) = phantom(1, 2048);
-    let (cache, _) =
-        SampleCache::build(entries, &CacheOptions::new(512, FillRule::default()), &|_, _| {}).unwrap();
-    let sample = cache.get(0);
-    let perfect = perfect_logits(&sample.masks());
-    // Logits near the cut everywhere: no row can be skipped (the worst case).
-    let noisy: Vec<f32> = (0..perfect.len()).map(|i| ((i * 7919 % 101) as f32 - 50.0) * 0.01).collect();
-    for (what, logits) in [("perfect", &perfect), ("near-zero", &noisy)] {
-        let started = std::time::Instant::now();
-        let rounds = 5;
-        let mut mean = 0.0;
-        for _ in 0..rounds {
-            let scores = score_logits(logits, 512, 512, &sample.truth, 0.5);
-            mean = scores.iter().sum::<f64>() / NUM_CLASSES as f64;
-        }
-        println!(
-            "score 512² -> 2048², {what} logits: {:.1} ms per image (mean dice {mean:.4})",
-            1e3 * started.elapsed().as_secs_f64() / rounds as f64
-        );
-    }
-}
