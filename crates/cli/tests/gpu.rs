@@ -21,43 +21,7 @@ use boneseg_train::precision::Precision;
 #[path = "cli/support.rs"]
 mod support;
 
-use support::{boneseg, corpus, s};
-
-/// U-Net/ResNet-18 at 64² on the 3-person corpus (4 training images in fold 0 of 3), batch 2,
-/// on the Vulkan device, a checkpoint after every step.
-fn write_config(dir: &Path, epochs: usize) -> PathBuf {
-    let config = dir.join("gpu.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"loss = [{{ kind = "bce", weight = 0.5 }}, {{ kind = "dice", weight = 0.5 }}]
-
-[model]
-arch = "unet"
-encoder = "resnet18"
-
-[data]
-root = "{}"
-size = 64
-folds = 3
-
-[train]
-epochs = {epochs}
-batch_size = 2
-seed = 5
-checkpoint_every = 1
-log_every = 1
-
-[optim]
-kind = "adamw"
-lr = 1e-3
-"#,
-            s(corpus())
-        ),
-    )
-    .unwrap();
-    config
-}
+use support::{boneseg, corpus, s, write_config};
 
 fn train(config: &Path, run: &Path, sets: &[&str]) -> support::Run {
     let mut args = vec!["train", "--config", s(config), "--out", s(run), "--set", "train.device=vulkan"];

@@ -1,7 +1,7 @@
 //! `boneseg infer`, `thresholds tune` and `ensemble` on a tiny trained run.
 
+use crate::support::write_config;
 use crate::support::{boneseg, corpus, s};
-use crate::train::write_config;
 
 #[test]
 fn infer_tune_and_ensemble_write_valid_submissions() {

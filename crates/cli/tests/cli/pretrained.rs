@@ -11,8 +11,8 @@ use boneseg_models::encoders::Encoder;
 use boneseg_models::pretrained::{Source, lookup};
 use boneseg_models::weights::{safetensors_bytes, synthetic_state_dict};
 
+use crate::support::write_config;
 use crate::support::{boneseg, boneseg_with_env, corpus, s};
-use crate::train::write_config;
 
 const CONFIG_JSON: &str = r#"{"input_space": "RGB", "input_range": [0, 1], "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}"#;
 

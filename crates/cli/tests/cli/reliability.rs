@@ -9,8 +9,9 @@ use std::process::{Child, Command, Stdio};
 use boneseg_models::burn::store::{BurnpackStore, ModuleStore};
 use std::time::{Duration, Instant};
 
+use crate::support::write_config;
 use crate::support::{boneseg, boneseg_with_env, boneseg_with_ledger, copy_corpus, s};
-use crate::train::{epoch_rows, step_of, tensors, write_config};
+use crate::train::{epoch_rows, step_of, tensors};
 
 /// `steps.csv` without its timing columns: step, epoch, loss, learning rate.
 fn step_rows(run: &Path) -> Vec<String> {

@@ -143,3 +143,43 @@ pub fn file_names(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A run small enough for a test: U-Net/ResNet-18 at 64x64 on the 3-person corpus (4 training
+/// images in fold 0 of 3), batch 2, a checkpoint after every step.
+pub fn write_config(dir: &Path, epochs: usize) -> PathBuf {
+    let config = dir.join("tiny.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"loss = [{{ kind = "bce", weight = 0.5 }}, {{ kind = "dice", weight = 0.5 }}]
+
+[model]
+arch = "unet"
+encoder = "resnet18"
+
+[data]
+root = "{}"
+size = 64
+folds = 3
+
+[train]
+epochs = {epochs}
+batch_size = 2
+seed = 5
+checkpoint_every = 1
+log_every = 1
+
+[optim]
+kind = "adamw"
+lr = 1e-3
+
+[schedule]
+kind = "warmup_cosine"
+warmup_steps = 2
+"#,
+            s(corpus())
+        ),
+    )
+    .unwrap();
+    config
+}
