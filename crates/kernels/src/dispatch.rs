@@ -14,8 +14,12 @@ pub fn use_burn_kernels(burn: bool) {
     BURN_KERNELS.store(burn, Ordering::Relaxed);
 }
 
+/// Whether `x` lives on flex, the CPU backend.
+pub fn on_flex(x: &Tensor<4>) -> bool {
+    matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_))
+}
+
 /// Our kernels cover f32 on flex; other dtypes and backends keep burn's ops.
 pub fn runs_our_kernels(x: &Tensor<4>) -> bool {
-    let on_flex = matches!(x.device().as_dispatch().clone().inner(), DispatchDevice::Flex(_));
-    on_flex && x.dtype() == DType::F32 && !BURN_KERNELS.load(Ordering::Relaxed)
+    on_flex(x) && x.dtype() == DType::F32 && !BURN_KERNELS.load(Ordering::Relaxed)
 }

@@ -22,6 +22,6 @@ pub mod testing;
 pub use affine::{Activation, Affine};
 pub use batch_norm::batch_norm_train;
 pub use conv::{conv2d, conv2d_mapped};
-pub use dispatch::{runs_our_kernels, use_burn_kernels};
+pub use dispatch::{on_flex, runs_our_kernels, use_burn_kernels};
 pub use join::upsample_cat;
 pub use pool::max_pool2d;

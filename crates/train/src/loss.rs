@@ -474,7 +474,14 @@ pub fn bce_with_logits(
 /// as `mean()`, but always summed in the same order: flex sums a tensor of 4M values or more
 /// (a batch of 4 at 256²) in rayon-sized chunks whose grouping changes from call to call, and
 /// that would make two runs with one seed part after a few steps.
+///
+/// Only flex needs it: on GPU backends the summation order is the device's anyway (README,
+/// reliability), and Mesa's lavapipe crashes (SIGSEGV) compiling this reshape-and-reduce kernel,
+/// so they take the plain mean.
 fn mean_in_fixed_order(values: Tensor<4>) -> Tensor<1> {
+    if !boneseg_kernels::on_flex(&values) {
+        return values.mean();
+    }
     let [n, c, h, w] = values.dims();
     values.reshape([n * c, h * w]).sum_dim(1).sum().div_scalar((n * c * h * w) as f64)
 }
