@@ -180,7 +180,7 @@ fn check_sizes(listing: &mut Listing, options: ReadOptions) -> Result<(), DataEr
         *counts.entry((entry.width, entry.height)).or_default() += 1;
     }
     let mut by_count: Vec<_> = counts.iter().map(|(&size, &n)| (n, size)).collect();
-    by_count.sort_by(|a, b| b.0.cmp(&a.0));
+    by_count.sort_by_key(|&(n, _)| std::cmp::Reverse(n));
     let Some(&(count, expected)) = by_count.first() else { return Ok(()) };
     let tied = by_count.get(1).is_some_and(|&(n, _)| n == count);
     let (good, bad): (Vec<_>, Vec<_>) =

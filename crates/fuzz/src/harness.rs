@@ -94,8 +94,11 @@ static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 /// Replaces the panic hook with one that keeps the message quietly; the old one comes back
 /// when the guard drops.
 pub struct QuietPanics {
-    previous: Option<Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>>,
+    previous: Option<PanicHook>,
 }
+
+/// A panic hook as `std::panic::take_hook` returns it.
+type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 impl QuietPanics {
     pub fn install() -> QuietPanics {

@@ -188,7 +188,7 @@ impl LongBone {
 
 impl Physis {
     /// Distance of `s` from the plate's end of a bone of `length`.
-    fn from_end(&self, length: f64, s: f64) -> f64 {
+    fn distance_from_end(&self, length: f64, s: f64) -> f64 {
         if self.distal { length - s } else { s }
     }
 
@@ -199,12 +199,12 @@ impl Physis {
     }
 
     fn in_gap(&self, length: f64, s: f64) -> bool {
-        (self.from_end(length, s) - self.depth).abs() < self.half_gap
+        (self.distance_from_end(length, s) - self.depth).abs() < self.half_gap
     }
 
     /// The width share at `s`: the epiphysis' (and the gap's) or the whole bone's.
     fn width_share(&self, length: f64, s: f64) -> f64 {
-        if self.from_end(length, s) < self.depth + self.half_gap { self.nucleus } else { 1.0 }
+        if self.distance_from_end(length, s) < self.depth + self.half_gap { self.nucleus } else { 1.0 }
     }
 }
 

@@ -294,7 +294,7 @@ fn the_classic_style_is_the_phantom_before_domain_randomisation_byte_for_byte() 
     assert_eq!(fingerprint(&out), CLASSIC_FINGERPRINT, "{:#x}", fingerprint(&out));
 }
 
-const CLASSIC_FINGERPRINT: u64 = 0xbedf_3330_6eac_d3;
+const CLASSIC_FINGERPRINT: u64 = 0x00be_df33_306e_acd3;
 
 /// One wide dataset: 14 training people at 256², every factor on.
 fn wide() -> &'static (tempfile::TempDir, Dataset) {
@@ -352,7 +352,7 @@ fn the_wide_phantom_varies_every_factor_and_records_it() {
         let age: f64 = row["age"].parse().unwrap();
         let plates = row["growth_plates"] == "1";
         assert!(!(age >= 20.0 && plates), "{}: open growth plates at {age}", row["image"]);
-        assert!(!(age < 10.0 && !plates), "{}: fused growth plates at {age}", row["image"]);
+        assert!(age >= 10.0 || plates, "{}: fused growth plates at {age}", row["image"]);
     }
     // The meta table carries the same ages.
     let meta = dataset.meta.as_ref().unwrap();

@@ -122,7 +122,7 @@ fn sigterm_checkpoints_at_a_step_and_the_resumed_run_matches() {
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("stopped by request at step"), "{stderr}");
     let at = step_of(&stopped);
-    assert!(at >= 2 && at < 6, "checkpointed at step {at} of 6");
+    assert!((2..6).contains(&at), "checkpointed at step {at} of 6");
     boneseg(&["train", "--resume", s(&stopped)]).expect(0).says(&[&format!("(step {at})")]);
     boneseg(&[
         "weights",

@@ -21,7 +21,9 @@ use crate::data::loader::{Batch, Loader};
 /// A batch's images and targets on the device.
 pub type DeviceBatch = (Tensor<4>, Tensor<4>);
 
-/// A batch as the step takes it.
+/// A batch as the step takes it. (One per step, moved, never copied: the host variant's size
+/// does not matter.)
+#[allow(clippy::large_enum_variant)]
 pub enum StepBatch {
     /// Uploaded to the training device.
     Device(DeviceBatch),
