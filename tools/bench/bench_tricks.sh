@@ -6,13 +6,15 @@
 # carpals and finger-16), with copy_paste (p 0.5, 2 of its default Trapezium, Trapezoid, Triquetrum
 # and Pisiform from other training images, ahead of quick-cpu's own augmentation), and with both.
 # Prints the last validation's per-class dice of the small classes and the mean, one row a run.
-#   tools/bench/bench_tricks.sh target/release/boneseg /tmp/tricks-bench [epochs] [seed]
-# 64 training images make 16 steps an epoch: 40 epochs are 640 steps (quick-cpu's 60 are 960).
+#   tools/bench/bench_tricks.sh target/release/boneseg /tmp/tricks-bench [epochs] [seed] [style]
+# 64 training images make 16 steps an epoch: 60 epochs are quick-cpu's 960 steps. The phantom's
+# style defaults to classic: on the wide phantom the small bones stay at dice 0 for as long as
+# this 2-core machine can train four runs (192 steps: BENCHMARKS.md), which compares nothing.
 # The four runs train side by side (their results do not depend on it; their minutes do).
 set -euo pipefail
-B=$1 OUT=$2 EPOCHS=${3:-40} SEED=${4:-21}
+B=$1 OUT=$2 EPOCHS=${3:-60} SEED=${4:-21} STYLE=${5:-classic}
 mkdir -p "$OUT"
-[ -d "$OUT/data" ] || "$B" synth --out "$OUT/data" --people 40 --test-people 0 --size 512 --seed 40
+[ -d "$OUT/data" ] || "$B" synth --out "$OUT/data" --people 40 --test-people 0 --size 512 --seed 40 --style "$STYLE"
 common=(--config configs/quick-cpu.toml --set "data.root=$OUT/data" --set data.size=256 --set data.crop=128
         --set "train.epochs=$EPOCHS" --set train.val_every=10 --set "train.seed=$SEED" --set "data.cache_dir=$OUT/cache")
 focus=(--set "data.crop_focus={ share = 0.5 }")
