@@ -56,6 +56,9 @@ pub struct ClassAreas {
     pub median: f64,
     pub q3: f64,
     pub max: f64,
+    /// Median over the images with the class of its share of the image's labelled bone area: a
+    /// bone's size relative to its hand, the same whether the hand fills the frame or half of it.
+    pub median_share: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -92,7 +95,8 @@ pub struct Eda {
     pub test_people: usize,
     pub image_size: Option<(usize, usize)>,
     pub classes: Vec<ClassAreas>,
-    /// The five classes with the smallest median area, smallest first.
+    /// The five classes with the smallest median share of their hand's bone area, smallest first
+    /// (pixel areas would rank by how large hands are in the frame as much as by the bones).
     pub smallest: Vec<&'static str>,
     /// Mean shared pixels per image for each class pair (symmetric, zero diagonal).
     pub overlap_matrix: Vec<Vec<f64>>,
@@ -161,8 +165,8 @@ pub fn run(root: &Path, out: &Path, options: EdaOptions) -> Result<Eda, DataErro
 
     let images: Vec<ImageFacts> = facts.iter().map(|(f, _, _)| f.clone()).collect();
     let classes = class_areas(&images);
-    let mut by_median: Vec<&ClassAreas> = classes.iter().collect();
-    by_median.sort_by(|a, b| a.median.total_cmp(&b.median));
+    let mut by_share: Vec<&ClassAreas> = classes.iter().collect();
+    by_share.sort_by(|a, b| a.median_share.total_cmp(&b.median_share));
     let outliers = outlier_candidates(&images, &classes, meta.as_ref(), &train);
     let person_split =
         |entries: &[ImageEntry]| entries.iter().map(|e| e.person).collect::<std::collections::BTreeSet<_>>();
@@ -175,7 +179,7 @@ pub fn run(root: &Path, out: &Path, options: EdaOptions) -> Result<Eda, DataErro
         train_people: train_people.len(),
         test_people: test_people.len(),
         image_size: train.first().or(test.first()).map(|e| (e.width, e.height)),
-        smallest: by_median.iter().take(5).map(|c| c.class).collect(),
+        smallest: by_share.iter().take(5).map(|c| c.class).collect(),
         classes,
         overlap_matrix,
         overlap_pairs,
@@ -262,6 +266,12 @@ fn class_areas(images: &[ImageFacts]) -> Vec<ClassAreas> {
         .map(|c| {
             let mut areas: Vec<f64> = images.iter().map(|f| f.areas[c] as f64).filter(|&a| a > 0.0).collect();
             areas.sort_by(f64::total_cmp);
+            let mut shares: Vec<f64> = images
+                .iter()
+                .filter(|f| f.areas[c] > 0)
+                .map(|f| f.areas[c] as f64 / f.areas.iter().sum::<u64>() as f64)
+                .collect();
+            shares.sort_by(f64::total_cmp);
             let q = |p| quantile(&areas, p);
             ClassAreas {
                 class: CLASSES[c],
@@ -271,6 +281,7 @@ fn class_areas(images: &[ImageFacts]) -> Vec<ClassAreas> {
                 median: q(0.5),
                 q3: q(0.75),
                 max: q(1.0),
+                median_share: quantile(&shares, 0.5),
             }
         })
         .collect()
@@ -412,12 +423,12 @@ fn write_outputs(eda: &Eda, out: &Path, thumbnails: &[(String, Vec<u8>)]) -> Res
         write_atomic(&path, text.as_bytes()).map_err(|e| DataError::io(&path, e))
     };
     write("eda.json", &serde_json::to_string_pretty(eda).expect("serialisable"))?;
-    let mut areas = String::from("class,images_with_class,min,q1,median,q3,max\n");
+    let mut areas = String::from("class,images_with_class,min,q1,median,q3,max,median_share\n");
     for c in &eda.classes {
         let _ = writeln!(
             areas,
-            "{},{},{},{},{},{},{}",
-            c.class, c.images_with_class, c.min, c.q1, c.median, c.q3, c.max
+            "{},{},{},{},{},{},{},{:.6}",
+            c.class, c.images_with_class, c.min, c.q1, c.median, c.q3, c.max, c.median_share
         );
     }
     write("class_areas.csv", &areas)?;
@@ -473,7 +484,11 @@ fn page(eda: &Eda, thumbnails: &[(String, Vec<u8>)]) -> String {
         })
         .collect();
     page.plot(&chart::boxes("class-areas", "Area per class (pixels)", &groups, "pixels"));
-    page.paragraph(&format!("Smallest classes by median area: {}.", eda.smallest.join(", ")));
+    page.paragraph(&format!(
+        "Smallest classes by their median share of the hand's bone area (a size that does not depend on \
+         how large the hand is in the frame): {}.",
+        eda.smallest.join(", ")
+    ));
     let rows: Vec<Vec<String>> = eda
         .classes
         .iter()
@@ -481,10 +496,11 @@ fn page(eda: &Eda, thumbnails: &[(String, Vec<u8>)]) -> String {
             [c.class.to_string()]
                 .into_iter()
                 .chain([c.min, c.q1, c.median, c.q3, c.max].map(|v| format!("{v:.0}")))
+                .chain([format!("{:.2}%", 100.0 * c.median_share)])
                 .collect()
         })
         .collect();
-    page.table(&["class", "min", "q1", "median", "q3", "max"], &rows);
+    page.table(&["class", "min", "q1", "median", "q3", "max", "median share of the hand"], &rows);
 
     page.section("overlaps", "Overlaps between classes");
     page.plot(&chart::heatmap(
@@ -558,4 +574,44 @@ fn page(eda: &Eda, thumbnails: &[(String, Vec<u8>)]) -> String {
         "grey level",
     ));
     page.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(areas: [u64; NUM_CLASSES]) -> ImageFacts {
+        ImageFacts {
+            image: String::new(),
+            person: String::new(),
+            areas,
+            hand: None,
+            mean_intensity: 0.0,
+            duplicate_classes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_bones_share_of_its_hand_does_not_depend_on_the_hands_size_in_the_frame() {
+        // A hand whose class c covers (c + 1) * 100 pixels, and the same hand twice as tall.
+        let small: [u64; NUM_CLASSES] = std::array::from_fn(|c| (c as u64 + 1) * 100);
+        let large = small.map(|a| a * 4);
+        let classes = class_areas(&[facts(small), facts(large)]);
+        let total: u64 = small.iter().sum();
+        for (c, areas) in classes.iter().enumerate() {
+            let share = (c as f64 + 1.0) * 100.0 / total as f64;
+            assert!((areas.median_share - share).abs() < 1e-12, "{}: {}", areas.class, areas.median_share);
+            assert_eq!(areas.median, (c as f64 + 1.0) * 250.0, "pixel medians still mix both sizes");
+        }
+    }
+
+    #[test]
+    fn an_image_without_the_class_does_not_count_towards_its_share() {
+        let mut child = [1000u64; NUM_CLASSES];
+        child[26] = 0; // no Pisiform yet
+        let adult = [1000u64; NUM_CLASSES];
+        let classes = class_areas(&[facts(child), facts(adult)]);
+        assert_eq!(classes[26].images_with_class, 1);
+        assert!((classes[26].median_share - 1.0 / NUM_CLASSES as f64).abs() < 1e-12);
+    }
 }
