@@ -8,6 +8,9 @@ use std::process::ExitCode;
 
 use boneseg_contract::FillRule;
 use boneseg_data::Dataset;
+use boneseg_hub::Hub;
+use boneseg_models::pretrained;
+use boneseg_train::config::TrainConfig;
 
 use super::{FillArgs, predict, score, show, split, submission, synth, train};
 
@@ -25,6 +28,10 @@ pub struct Args {
     /// and learning-rate schedule are fitted to it (train.fit_to_time). 0 skips training.
     #[arg(long, default_value_t = 10.0)]
     pub train_minutes: f64,
+    /// Start the encoder from these pretrained weights when the hub (or the cache) has them,
+    /// else from scratch, saying why; `none`: from scratch.
+    #[arg(long, value_name = "TAG", default_value = "imagenet")]
+    pub encoder_weights: String,
 }
 
 /// The most epochs the demo's run may fit into its budget (a fast machine stops here).
@@ -134,21 +141,24 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
     if run_dir.exists() {
         std::fs::remove_dir_all(&run_dir)?;
     }
+    let overrides: Vec<String> = vec![
+        format!("data.root={}", data.display()),
+        format!("train.max_minutes={}", args.train_minutes),
+        "train.fit_to_time=true".to_string(),
+        format!("train.epochs={FIT_EPOCHS_CAP}"),
+        format!("data.folds={}", args.phantom.people.clamp(2, 5)),
+    ]
+    .into_iter()
+    .chain(BUDGET_OVERRIDES.map(String::from))
+    .collect();
+    let encoder = TrainConfig::load(&config_path, &overrides)?.model.encoder;
+    let encoder_weights = available_weights(&encoder, &args.encoder_weights);
     train::run(train::Args {
         config: Some(config_path),
-        overrides: vec![
-            format!("data.root={}", data.display()),
-            format!("train.max_minutes={}", args.train_minutes),
-            "train.fit_to_time=true".to_string(),
-            format!("train.epochs={FIT_EPOCHS_CAP}"),
-            format!("data.folds={}", args.phantom.people.clamp(2, 5)),
-        ]
-        .into_iter()
-        .chain(BUDGET_OVERRIDES.map(String::from))
-        .collect(),
+        overrides,
         out: Some(run_dir.clone()),
         resume: None,
-        encoder_weights: None,
+        encoder_weights,
         allow_partial: false,
     })?;
 
@@ -180,4 +190,23 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
     score::run(score::Args { scored, per_image: None })?;
     println!("the model's submission: {}", predicted.display());
     Ok(())
+}
+
+/// `tag` when `encoder`'s weights of that tag can be had (from the cache, else the hub), so the
+/// demo runs anywhere: without a network, or for `none`, it trains from scratch and says why.
+fn available_weights(encoder: &str, tag: &str) -> Option<String> {
+    if tag == "none" {
+        return None;
+    }
+    let fetched = encoder
+        .parse()
+        .and_then(|encoder| pretrained::lookup(encoder, tag).map_err(|e| e.to_string()))
+        .and_then(|weights| weights.fetch(&Hub::from_env()).map_err(|e| e.to_string()));
+    match fetched {
+        Ok(_) => Some(tag.to_string()),
+        Err(why) => {
+            println!("{encoder} starts from scratch: its {tag} weights are not available ({why})");
+            None
+        }
+    }
 }

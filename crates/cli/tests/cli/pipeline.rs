@@ -1,6 +1,6 @@
 //! The main paths: synth, split, from-labels, check, score, show, data check, demo.
 
-use crate::support::{boneseg, copy_corpus, corpus, file_names, s, train_pairs};
+use crate::support::{boneseg, boneseg_with_env, copy_corpus, corpus, file_names, s, train_pairs};
 
 #[test]
 fn synth_writes_the_competition_layout() {
@@ -181,8 +181,17 @@ fn the_demo_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
     let args = ["--people", "3", "--test-people", "1", "--size", "256", "--train-minutes", "1"];
-    let run = boneseg(&[&["demo", "--out", s(&out)][..], &args[..]].concat()).expect(0);
+    // Without a network and with nothing cached the demo trains from scratch and says why
+    // (crates/cli/tests/cli/pretrained.rs starts it from served weights).
+    let cache = dir.path().join("cache");
+    let offline = [("BONESEG_OFFLINE", "1"), ("BONESEG_CACHE", s(&cache))];
+    let run = boneseg_with_env(&[&["demo", "--out", s(&out)][..], &args[..]].concat(), &offline).expect(0);
     assert!(run.stdout.contains("mean_dice=1\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("resnet18 starts from scratch: its imagenet weights are not available (offline"),
+        "{}",
+        run.stdout
+    );
     // Off a terminal the log stays short: one line per validation, no per-image cache lines.
     let validations = run.stderr.lines().filter(|l| l.contains("validation mean dice")).count();
     assert!(validations >= 1, "{}", run.stderr);
@@ -196,4 +205,5 @@ fn the_demo_runs_end_to_end() {
     assert!(losses.contains(&"kind = \"dice\""), "{resolved}");
     assert!(!losses.contains(&"kind = \"bce\""), "{resolved}");
     assert!(resolved.contains("lr = 0.003\n"), "{resolved}");
+    assert!(!resolved.contains("encoder_weights"), "{resolved}");
 }

@@ -92,6 +92,23 @@ fn imagenet_weights_start_the_run_and_their_preprocessing_reaches_infer() {
 }
 
 #[test]
+fn the_demo_starts_from_imagenet_weights_when_the_hub_has_them() {
+    let server = TestHub::start();
+    serve_resnet18(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let env = [("BONESEG_HUB_ENDPOINT", server.endpoint.as_str()), ("BONESEG_CACHE", s(&cache))];
+    let out = dir.path().join("demo");
+    let args =
+        ["--people", "2", "--test-people", "1", "--size", "128", "--train-minutes", "0.2", "--overlays", "0"];
+    boneseg_with_env(&[&["demo", "--out", s(&out)][..], &args[..]].concat(), &env)
+        .expect(0)
+        .says(&["encoder_weights = \"imagenet\"", "100 tensors loaded"]);
+    let resolved = std::fs::read_to_string(out.join("run").join("config.toml")).unwrap();
+    assert!(resolved.contains("encoder_weights = \"imagenet\"") && resolved.contains("0.485"), "{resolved}");
+}
+
+#[test]
 fn model_weights_load_imported_encoders_and_refuse_the_wrong_ones() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), 1);
