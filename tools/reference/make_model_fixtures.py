@@ -97,6 +97,12 @@ SIZE_CASES = [
 ]
 SIZE_INPUT = [1, 3, 32, 32]
 
+# Narrowed U-Net and U-Net++ decoders (`model.decoder_channels`), checked in both modes.
+DECODER_CASES = [
+    ("unet", "resnet18", [2, 3, 64, 64], 4, [64, 32, 16, 16, 8]),
+    ("unetplusplus", "resnet18", [2, 3, 64, 64], 4, [64, 32, 16, 16, 8]),
+]
+
 # One of each family: the renaming does not depend on the width, and the size cases check the
 # other widths' keys.
 TIMM_ENCODERS = ["hrnet_w18", "convnext_tiny"]
@@ -108,9 +114,11 @@ def listing_hash(text: str) -> str:
     return f"{ref.fnv1a64(text):016x}"
 
 
-def write_case(out_dir, arch, encoder, shape, classes, modes, known):
+def write_case(out_dir, arch, encoder, shape, classes, modes, known, decoder_channels=None):
     name = f"{arch}_{encoder}_{shape[2]}x{shape[3]}"
-    model = ref.build(arch, encoder, classes)
+    if decoder_channels is not None:
+        name += "_decoder-" + "-".join(map(str, decoder_channels))
+    model = ref.build(arch, encoder, classes, decoder_channels)
     ref.fill_synthetic(model)
     listing = ref.state_dict_listing(model)
     entry = {
@@ -120,6 +128,7 @@ def write_case(out_dir, arch, encoder, shape, classes, modes, known):
         "classes": classes,
         "input": shape,
         "modes": list(modes),
+        **({} if decoder_channels is None else {"decoder_channels": decoder_channels}),
         "state_dict_keys": listing.count("\n"),
         "state_dict_fnv": listing_hash(listing),
     }
@@ -179,8 +188,11 @@ def main(out_dir: pathlib.Path, recompute: bool) -> None:
     listing = {"cases": [], "timm_checkpoints": {}}
     planned = [(a, e, s, c, ("eval", "train")) for a, e, s, c in PARITY_CASES]
     planned += [(a, e, SIZE_INPUT, 1, ("eval",)) for a, e in SIZE_CASES]
-    for arch, encoder, shape, classes, modes in planned:
-        listing["cases"].append(write_case(out_dir, arch, encoder, shape, classes, modes, known))
+    planned = [(*case, None) for case in planned]
+    planned += [(a, e, s, c, ("eval", "train"), d) for a, e, s, c, d in DECODER_CASES]
+    for arch, encoder, shape, classes, modes, decoder_channels in planned:
+        entry = write_case(out_dir, arch, encoder, shape, classes, modes, known, decoder_channels)
+        listing["cases"].append(entry)
         write_listing(out_dir, listing)
     listing["timm_checkpoints"] = {f"tu-{name}": timm_checkpoint(name) for name in TIMM_ENCODERS}
     write_listing(out_dir, listing)

@@ -56,8 +56,9 @@ def synthetic_input(shape) -> torch.Tensor:
     return torch.from_numpy(((u - 0.5) * 4.0).astype(np.float32).reshape(shape))
 
 
-def build(arch: str, encoder: str, classes: int) -> torch.nn.Module:
-    """The PyTorch model boneseg's `--arch A --encoder E` mirrors (random init, no download)."""
+def build(arch: str, encoder: str, classes: int, decoder_channels=None) -> torch.nn.Module:
+    """The PyTorch model boneseg's `--arch A --encoder E` mirrors (random init, no download);
+    `decoder_channels` (U-Net, U-Net++) as boneseg's `model.decoder_channels`."""
     if arch == "fcn":
         constructors = {
             "resnet50": torchvision.models.segmentation.fcn_resnet50,
@@ -75,7 +76,8 @@ def build(arch: str, encoder: str, classes: int) -> torch.nn.Module:
         "segformer": smp.Segformer,
         "upernet": smp.UPerNet,
     }
-    return constructors[arch](encoder_name=encoder, encoder_weights=None, classes=classes)
+    widths = {} if decoder_channels is None else {"decoder_channels": tuple(decoder_channels)}
+    return constructors[arch](encoder_name=encoder, encoder_weights=None, classes=classes, **widths)
 
 
 class HrnetHead(torch.nn.Module):

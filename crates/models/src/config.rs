@@ -15,6 +15,10 @@ pub struct ModelConfig {
     pub encoder: String,
     #[serde(default = "default_classes")]
     pub classes: usize,
+    /// U-Net and U-Net++ only: the five decoder blocks' widths, deepest first, as SMP's
+    /// `decoder_channels` (default [256, 128, 64, 32, 16]); narrower is a cheaper step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder_channels: Option<Vec<usize>>,
     /// Start the encoder from public pretrained weights, as SMP's `encoder_weights`:
     /// "imagenet" (every encoder but resnext101_32x4d), "advprop" (EfficientNets), "ssl"/"swsl"
     /// (ResNet-18/50, ResNeXt), "instagram" (resnext101_32x8d).
@@ -59,7 +63,13 @@ impl ModelConfig {
     pub fn spec(&self) -> Result<ModelSpec, String> {
         let arch = self.arch.parse().map_err(|e| format!("model.arch: {e}"))?;
         let encoder = self.encoder.parse().map_err(|e| format!("model.encoder: {e}"))?;
-        ModelSpec::new(arch, encoder, self.classes)
+        let spec = ModelSpec::new(arch, encoder, self.classes)?;
+        match &self.decoder_channels {
+            Some(channels) => {
+                spec.with_decoder_channels(channels).map_err(|e| format!("model.decoder_channels: {e}"))
+            }
+            None => Ok(spec),
+        }
     }
 
     /// Everything a loaded table must satisfy beyond its types, with the key at fault named.
@@ -89,5 +99,26 @@ mod tests {
         assert_eq!(read("none"), None);
         assert_eq!(read("None"), None);
         assert_eq!(read("imagenet").as_deref(), Some("imagenet"));
+    }
+
+    #[test]
+    fn decoder_channels_are_checked_against_the_architecture() {
+        let spec = |arch: &str, channels: &str| {
+            let text =
+                format!(r#"{{"arch": "{arch}", "encoder": "resnet18", "decoder_channels": {channels}}}"#);
+            serde_json::from_str::<ModelConfig>(&text).unwrap().spec()
+        };
+        assert_eq!(spec("unet", "[128, 64, 32, 16, 16]").unwrap().decoder_channels, [128, 64, 32, 16, 16]);
+        assert_eq!(
+            spec("unetplusplus", "[64, 32, 16, 16, 8]").unwrap().decoder_channels,
+            [64, 32, 16, 16, 8]
+        );
+        let refused = |arch: &str, channels: &str, says: &str| {
+            let error = spec(arch, channels).unwrap_err();
+            assert!(error.starts_with("model.decoder_channels: ") && error.contains(says), "{error}");
+        };
+        refused("fpn", "[128, 64, 32, 16, 16]", "only unet and unetplusplus");
+        refused("unet", "[128, 64, 32, 16]", "five widths");
+        refused("unet", "[128, 64, 0, 16, 16]", "above 0");
     }
 }

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::blocks::{ConvSpec, resize_bilinear, scaled_size};
 use crate::decoders::{
     Decoder, DeepLabV3Decoder, DeepLabV3PlusDecoder, FcnHead, FpnDecoder, HrnetHead, SegformerDecoder,
-    UnetDecoder, UnetPlusPlusDecoder, UperNetDecoder, deeplab, fpn, segformer, unet, upernet,
+    UnetDecoder, UnetPlusPlusDecoder, UperNetDecoder, deeplab, fpn, segformer, upernet,
 };
 use crate::encoders::{Encoder, HrnetEncoder, HrnetFeatures, ResNet, ResNetDilation};
 use crate::layers::Conv2d;
@@ -113,12 +113,15 @@ impl SegmentationModel {
         };
         let channels = spec.encoder.out_channels();
         let (decoder, head_channels, kernel, upsampling) = match spec.arch {
-            Architecture::Unet => {
-                (Decoder::Unet(UnetDecoder::new(channels, device)), unet::DECODER_CHANNELS[4], 3, 1)
-            }
+            Architecture::Unet => (
+                Decoder::Unet(UnetDecoder::new(channels, spec.decoder_channels, device)),
+                spec.decoder_channels[4],
+                3,
+                1,
+            ),
             Architecture::UnetPlusPlus => (
-                Decoder::UnetPlusPlus(UnetPlusPlusDecoder::new(channels, device)),
-                unet::DECODER_CHANNELS[4],
+                Decoder::UnetPlusPlus(UnetPlusPlusDecoder::new(channels, spec.decoder_channels, device)),
+                spec.decoder_channels[4],
                 3,
                 1,
             ),

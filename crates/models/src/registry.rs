@@ -381,6 +381,8 @@ pub struct ModelSpec {
     pub arch: Architecture,
     pub encoder: EncoderName,
     pub classes: usize,
+    /// The U-Net and U-Net++ decoder blocks' widths, deepest first (SMP's `decoder_channels`).
+    pub decoder_channels: [usize; 5],
 }
 
 impl ModelSpec {
@@ -391,7 +393,25 @@ impl ModelSpec {
         if classes == 0 {
             return Err("a model needs at least one class".to_string());
         }
-        Ok(Self { arch, encoder, classes })
+        Ok(Self { arch, encoder, classes, decoder_channels: crate::decoders::unet::DECODER_CHANNELS })
+    }
+
+    /// With SMP's `decoder_channels`: narrower blocks make a cheaper step (the decoder costs more
+    /// than a ResNet-18 encoder at SMP's default widths). Only U-Net and U-Net++ take it, as in SMP.
+    pub fn with_decoder_channels(self, channels: &[usize]) -> Result<Self, String> {
+        if !matches!(self.arch, Architecture::Unet | Architecture::UnetPlusPlus) {
+            return Err(format!(
+                "{} has no decoder_channels (only unet and unetplusplus take them, as in SMP)",
+                self.arch
+            ));
+        }
+        let decoder_channels: [usize; 5] = channels.try_into().map_err(|_| {
+            format!("decoder_channels needs five widths, one per decoder block, got {}", channels.len())
+        })?;
+        if decoder_channels.contains(&0) {
+            return Err(format!("decoder_channels must all be above 0, got {channels:?}"));
+        }
+        Ok(Self { decoder_channels, ..self })
     }
 
     /// Every valid (architecture, encoder) pair, in `model list` order.

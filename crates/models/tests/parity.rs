@@ -63,12 +63,16 @@ fn case(name: &str) -> Case {
         .unwrap_or_else(|| panic!("no case {name}"));
     let input: Vec<usize> =
         entry["input"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-    let spec = ModelSpec::new(
+    let mut spec = ModelSpec::new(
         entry["arch"].as_str().unwrap().parse().unwrap(),
         entry["encoder"].as_str().unwrap().parse().unwrap(),
         entry["classes"].as_u64().unwrap() as usize,
     )
     .unwrap();
+    if let Some(widths) = entry["decoder_channels"].as_array() {
+        let widths: Vec<usize> = widths.iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        spec = spec.with_decoder_channels(&widths).unwrap();
+    }
     let modes: Vec<String> =
         entry["modes"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_string()).collect();
     let torch_error = modes
@@ -177,6 +181,8 @@ parity! {
     upernet_resnet18 => "upernet_resnet18_64x64",
     upernet_efficientnet_b0 => "upernet_efficientnet-b0_64x64",
     upernet_mit_b0 => "upernet_mit_b0_64x64",
+    unet_resnet18_narrow_decoder => "unet_resnet18_64x64_decoder-64-32-16-16-8",
+    unetplusplus_resnet18_narrow_decoder => "unetplusplus_resnet18_64x64_decoder-64-32-16-16-8",
 }
 
 // Every other encoder size: SMP's keys and shapes, and one small forward in eval mode.

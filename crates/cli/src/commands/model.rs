@@ -46,12 +46,25 @@ pub struct ModelArgs {
     /// `encoder_weights`: downloaded once into the cache.
     #[arg(long, value_name = "TAG")]
     pub encoder_weights: Option<String>,
+    /// unet and unetplusplus: the five decoder blocks' widths, deepest first, as SMP's
+    /// `decoder_channels` (default 256,128,64,32,16).
+    #[arg(long, value_delimiter = ',', value_name = "C,C,C,C,C")]
+    pub decoder_channels: Option<Vec<usize>>,
 }
 
 impl ModelArgs {
+    /// The architecture, encoder, classes and decoder widths asked for, checked.
+    pub fn spec(&self) -> anyhow::Result<ModelSpec> {
+        let spec = ModelSpec::new(self.arch, self.encoder, self.classes).map_err(anyhow::Error::msg)?;
+        match &self.decoder_channels {
+            Some(channels) => spec.with_decoder_channels(channels).map_err(anyhow::Error::msg),
+            None => Ok(spec),
+        }
+    }
+
     /// The model, its encoder pretrained when `--encoder-weights` asks, and its device.
     pub fn build(&self) -> anyhow::Result<(SegmentationModel, Device)> {
-        let spec = ModelSpec::new(self.arch, self.encoder, self.classes).map_err(anyhow::Error::msg)?;
+        let spec = self.spec()?;
         let device = self.device.device().map_err(anyhow::Error::msg)?;
         let mut model = SegmentationModel::new(spec, &device);
         if let Some(tag) = &self.encoder_weights {

@@ -41,18 +41,12 @@ pub struct UnetDecoder {
 }
 
 impl UnetDecoder {
-    pub fn new(encoder_channels: [usize; 6], device: &Device) -> Self {
-        let head = encoder_channels[5];
-        let inputs =
-            [head, DECODER_CHANNELS[0], DECODER_CHANNELS[1], DECODER_CHANNELS[2], DECODER_CHANNELS[3]];
+    /// `channels`: the blocks' widths, deepest first (SMP's `decoder_channels`).
+    pub fn new(encoder_channels: [usize; 6], channels: [usize; 5], device: &Device) -> Self {
+        let inputs = [encoder_channels[5], channels[0], channels[1], channels[2], channels[3]];
         let skips = [encoder_channels[4], encoder_channels[3], encoder_channels[2], encoder_channels[1], 0];
-        let blocks =
-            (0..5).map(|i| UnetBlock::new(inputs[i], skips[i], DECODER_CHANNELS[i], device)).collect();
+        let blocks = (0..5).map(|i| UnetBlock::new(inputs[i], skips[i], channels[i], device)).collect();
         Self { blocks }
-    }
-
-    pub fn out_channels(&self) -> usize {
-        DECODER_CHANNELS[4]
     }
 
     pub fn forward(&self, mut features: Vec<Tensor<4>>) -> Tensor<4> {

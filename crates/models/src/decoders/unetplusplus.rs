@@ -8,7 +8,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use super::unet::{DECODER_CHANNELS, UnetBlock};
+use super::unet::UnetBlock;
 use crate::blocks::scaled_size;
 
 #[derive(Module, Debug)]
@@ -52,19 +52,14 @@ impl UnetPlusPlusBlocks {
 }
 
 impl UnetPlusPlusDecoder {
-    pub fn new(encoder_channels: [usize; 6], device: &Device) -> Self {
-        let inputs = [
-            encoder_channels[5],
-            DECODER_CHANNELS[0],
-            DECODER_CHANNELS[1],
-            DECODER_CHANNELS[2],
-            DECODER_CHANNELS[3],
-        ];
+    /// `channels`: the top row's widths, deepest first (SMP's `decoder_channels`).
+    pub fn new(encoder_channels: [usize; 6], channels: [usize; 5], device: &Device) -> Self {
+        let inputs = [encoder_channels[5], channels[0], channels[1], channels[2], channels[3]];
         let skips = [encoder_channels[4], encoder_channels[3], encoder_channels[2], encoder_channels[1], 0];
         // SMP's channel rule for node x_{depth}_{layer}.
         let optional = |depth: usize, layer: usize| {
             let (channels_in, channels_skip, channels_out) = if depth == 0 {
-                (inputs[layer], skips[layer] * (layer + 1), DECODER_CHANNELS[layer])
+                (inputs[layer], skips[layer] * (layer + 1), channels[layer])
             } else {
                 (skips[layer - 1], skips[layer] * (layer + 1 - depth), skips[layer])
             };
@@ -84,13 +79,9 @@ impl UnetPlusPlusDecoder {
                 x_1_3: optional(1, 3),
                 x_2_3: optional(2, 3),
                 x_3_3: optional(3, 3),
-                x_0_4: UnetBlock::new(inputs[4], 0, DECODER_CHANNELS[4], device),
+                x_0_4: UnetBlock::new(inputs[4], 0, channels[4], device),
             },
         }
-    }
-
-    pub fn out_channels(&self) -> usize {
-        DECODER_CHANNELS[4]
     }
 
     /// SMP's dense forward: every node upsamples its left neighbour 2x and concatenates all

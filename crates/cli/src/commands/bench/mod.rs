@@ -86,8 +86,7 @@ fn model(args: ModelBenchArgs) -> anyhow::Result<ExitCode> {
     }
     if args.mode != "forward" {
         let train_device = training_device(&device, args.checkpointing);
-        let spec = boneseg_models::ModelSpec::new(args.model.arch, args.model.encoder, args.model.classes)
-            .map_err(anyhow::Error::msg)?;
+        let spec = args.model.spec()?;
         let mut model = Some(SegmentationModel::new(spec, &train_device));
         let mut mixed = args.precision.map(|p| MixedPrecision::new(p, spec, model.as_ref().expect("built")));
         let ms = median_ms(args.iters, || {
