@@ -98,6 +98,12 @@ pub struct TrainSection {
     /// Write the `last` checkpoint every this many steps as well as at each epoch's end.
     #[serde(default)]
     pub checkpoint_every: Option<usize>,
+    /// Write the `last` checkpoint at an epoch's end only when this many minutes have passed
+    /// since it was last written: when epochs take seconds, writing the model and the optimiser
+    /// state after each costs a tenth of the run. The final epoch, the time limit and a stop
+    /// request always write it. Left out: after every epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_every_minutes: Option<f64>,
     /// Stop when validation has not improved for this many validations.
     #[serde(default)]
     pub early_stopping: Option<usize>,
@@ -231,6 +237,9 @@ impl TrainConfig {
                 train.batch_size,
                 train.devices.len()
             ));
+        }
+        if let Some(minutes) = train.last_every_minutes.filter(|m| !(m.is_finite() && *m >= 0.0)) {
+            return Err(format!("train.last_every_minutes {minutes} must be a number of minutes, 0 or more"));
         }
         if train.fit_to_time && train.max_minutes.is_none() {
             return Err("train.fit_to_time needs a budget: set train.max_minutes".into());

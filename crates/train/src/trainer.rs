@@ -320,6 +320,7 @@ impl Session {
         let mut epochs = self.config.train.epochs;
         let batch_size = self.config.train.batch_size;
         let fit = self.time_fit();
+        let mut last_saved = Instant::now();
         while self.position.epoch < epochs {
             let epoch = self.position.epoch;
             let epoch_started = Instant::now();
@@ -464,8 +465,14 @@ impl Session {
                     epoch_started.elapsed().as_secs_f64()
                 ),
             )?;
-            self.save("last")?;
-            if self.config.train.early_stopping.is_some_and(|patience| self.position.since_best >= patience) {
+            let stopping_early =
+                self.config.train.early_stopping.is_some_and(|patience| self.position.since_best >= patience);
+            let finishing = stopping_early || self.position.epoch >= epochs;
+            if finishing || last_due(self.config.train.last_every_minutes, last_saved.elapsed()) {
+                self.save("last")?;
+                last_saved = Instant::now();
+            }
+            if stopping_early {
                 report.message(&format!(
                     "no improvement in {} validations: stopping early",
                     self.position.since_best
@@ -556,6 +563,11 @@ impl Session {
     }
 }
 
+/// Whether an epoch's end writes `last`, `since` its previous write (`train.last_every_minutes`).
+fn last_due(every_minutes: Option<f64>, since: std::time::Duration) -> bool {
+    every_minutes.is_none_or(|minutes| since.as_secs_f64() / 60.0 >= minutes)
+}
+
 #[derive(Serialize, Deserialize)]
 struct CheckpointState {
     position: Position,
@@ -582,4 +594,18 @@ fn load_model(model: SegmentationModel, path: &Path) -> Result<SegmentationModel
 /// A per-step seed from the run's seed: SplitMix64's output of its `step`-th state.
 fn mix(seed: u64, step: u64) -> u64 {
     mix64(seed.wrapping_add(step.wrapping_mul(GOLDEN_GAMMA)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_due;
+    use std::time::Duration;
+
+    #[test]
+    fn last_is_written_after_every_epoch_unless_a_spacing_is_set() {
+        assert!(last_due(None, Duration::ZERO));
+        assert!(!last_due(Some(1.0), Duration::from_secs(59)));
+        assert!(last_due(Some(1.0), Duration::from_secs(60)));
+        assert!(last_due(Some(0.0), Duration::ZERO));
+    }
 }
