@@ -187,23 +187,26 @@ fn the_demo_runs_end_to_end() {
     let offline = [("BONESEG_OFFLINE", "1"), ("BONESEG_CACHE", s(&cache))];
     let run = boneseg_with_env(&[&["demo", "--out", s(&out)][..], &args[..]].concat(), &offline).expect(0);
     assert!(run.stdout.contains("mean_dice=1\n"), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("resnet18 starts from scratch: its imagenet weights are not available (offline"),
-        "{}",
-        run.stdout
-    );
+    for line in [
+        "efficientnet-lite0's imagenet weights are not available (offline",
+        "resnet18's imagenet weights are not available (offline",
+        "training starts from scratch: resnet18 with random weights",
+    ] {
+        assert!(run.stdout.contains(line), "{line} not in {}", run.stdout);
+    }
     // Off a terminal the log stays short: one line per validation, no per-image cache lines.
     let validations = run.stderr.lines().filter(|l| l.contains("validation mean dice")).count();
     assert!(validations >= 1, "{}", run.stderr);
     assert!(!run.stderr.contains("caching"), "{}", run.stderr);
     assert!(run.stderr.lines().count() < 40, "{}", run.stderr);
     assert_eq!(file_names(&out.join("overlays")).len(), 3);
-    // The run trains quick-cpu with the demo's budget overrides (Dice alone, lr 3e-3), and its
-    // resolved config says so.
+    // The run trains quick-cpu with the demo's budget overrides (Dice alone, lr 3e-3, `last` once a
+    // minute), and its resolved config says so.
     let resolved = std::fs::read_to_string(out.join("run").join("config.toml")).unwrap();
     let losses: Vec<&str> = resolved.lines().filter(|l| l.starts_with("kind = ")).collect();
     assert!(losses.contains(&"kind = \"dice\""), "{resolved}");
     assert!(!losses.contains(&"kind = \"bce\""), "{resolved}");
     assert!(resolved.contains("lr = 0.003\n"), "{resolved}");
+    assert!(resolved.contains("last_every_minutes = 1.0\n"), "{resolved}");
     assert!(!resolved.contains("encoder_weights"), "{resolved}");
 }
