@@ -33,9 +33,8 @@ impl TimeFit {
             return self.max_epochs;
         }
         let per_epoch = elapsed_seconds / done as f64;
-        let left = ((self.budget_seconds - elapsed_seconds) * MARGIN / per_epoch - RESERVE_EPOCHS)
-            .floor()
-            .max(0.0);
+        let left =
+            ((self.budget_seconds - elapsed_seconds) * MARGIN / per_epoch - RESERVE_EPOCHS).floor().max(0.0);
         (done + left.min(self.max_epochs as f64) as usize).clamp(done, self.max_epochs.max(done))
     }
 }
