@@ -48,10 +48,11 @@ const QUICK_CPU: &str = include_str!("../../../../configs/quick-cpu.toml");
 ///   steps (BCE's easy optimum when each bone covers well under 1% of the pixels, which starves the
 ///   Dice term through the sigmoid); Dice alone leaves that phase within 20 steps.
 /// - lr 3e-3: a threefold rate was worth 0.17 -> 0.22 in 4-minute probes.
-/// - A 128² input: a step costs about half of one at 256², so the budget holds twice the steps,
-///   and a model trained twice as long at 128² scores far better (0.89 against 0.54-0.74 test dice
-///   from Lite0's ImageNet weights) than one that stops half-way at 256²; a perfect model at 128²
-///   would still score 0.975 at 2048² (`tools/bench/resize_ceiling.py`).
+/// - A 128² input: a step costs a quarter to a third of one at 256² (`bench model`), so the
+///   budget holds 850-950 steps where it held ~420, and the model that trains longer at 128²
+///   scores far better (0.88-0.89 against 0.54-0.74 test dice from Lite0's ImageNet weights) than
+///   one that stops half-way at 256²; a perfect model at 128² would still score 0.975 at 2048²
+///   (`tools/bench/resize_ceiling.py`).
 /// - `last` once a minute rather than after each 4-step epoch (model and Adam state), and a
 ///   validation every 10 epochs rather than 3: more of the budget goes to training; the demo
 ///   predicts from `last`, so the validations are only its log.
