@@ -50,7 +50,7 @@ mod tests {
         // 6 s an epoch: 96 s gone leave 504 s, 95% of which is 79.8 epochs, one kept in hand.
         assert_eq!(fit.epochs(16, 96.0), 16 + 78);
         assert_eq!(fit.epochs(50, 590.0), 50, "no time for another epoch: stop now");
-        // 11.8 s an epoch, 1.5 epochs left: the next would leave no room for a slower last one.
+        // 11.6 s an epoch, 1.5 epochs left: the next would leave no room for a slower last one.
         assert_eq!(fit.epochs(50, 582.0), 50, "one epoch in hand: stop now");
         assert_eq!(fit.epochs(50, 570.0), 51, "2.5 epochs left: one more, one in hand");
         assert_eq!(fit.epochs(50, 700.0), 50, "over budget: stop now");
