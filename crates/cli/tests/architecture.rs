@@ -8,6 +8,7 @@ use std::path::Path;
 /// Each crate and the boneseg crates it may depend on (normal dependencies; tests and benches
 /// may use more).
 const ALLOWED: &[(&str, &[&str])] = &[
+    ("workspace-hack", &[]),
     ("contract", &[]),
     ("ledger", &[]),
     ("hub", &[]),
@@ -35,6 +36,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// The feature pins under every crate (crates/workspace-hack): a dependency of each of them, so
+/// that a build of any selection of crates compiles the shared third-party crates once.
+const PINS: &str = "workspace-hack";
 
 /// The crates that may hold burn tensors.
 const WITH_BURN: &[&str] = &["kernels", "models", "infer", "train", "cli"];
@@ -69,10 +74,20 @@ fn every_crate_depends_only_on_the_crates_below_it() {
             panic!("crates/{name} is not in ARCHITECTURE.md's layering (add it there and to ALLOWED here)");
         };
         let outside: Vec<&String> =
-            dependencies.iter().filter(|d| !permitted.contains(&d.as_str())).collect();
+            dependencies.iter().filter(|d| *d != PINS && !permitted.contains(&d.as_str())).collect();
         assert!(outside.is_empty(), "crates/{name} depends on {outside:?}, above it in the pipeline");
     }
     assert_eq!(graph.len(), ALLOWED.len(), "every crate of ALLOWED exists under crates/");
+}
+
+#[test]
+fn every_crate_depends_on_the_feature_pins() {
+    for (name, (dependencies, _)) in workspace() {
+        assert!(
+            name == PINS || dependencies.contains(PINS),
+            "crates/{name}: add `boneseg-{PINS}.workspace = true` to its [dependencies]"
+        );
+    }
 }
 
 #[test]

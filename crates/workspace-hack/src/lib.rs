@@ -1,0 +1,1 @@
+//! Nothing to call: this crate only pins features of shared dependencies (see its Cargo.toml).
