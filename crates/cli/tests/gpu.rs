@@ -8,7 +8,7 @@
 //! device). Mixed precision depends on what the device computes in: a precision the adapter does
 //! not offer must be refused up front (lavapipe has no bf16 arithmetic), one it offers must train.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
