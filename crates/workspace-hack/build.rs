@@ -1,4 +1,4 @@
-//! Empty: cargo resolves a package's build-dependencies only when it has a build script, and the
-//! host-side feature pins in Cargo.toml are build-dependencies.
+//! Empty. The host-side feature pins in Cargo.toml are build-dependencies, and this script gives
+//! them a build to belong to, as in the crate cargo-hakari generates.
 
 fn main() {}
