@@ -171,11 +171,19 @@ pub struct HandPose {
     pub flexion: [f64; 5],
     /// Bone width multiplier (sturdier or finer skeletons).
     pub width_scale: f64,
+    /// The digits' long bones: how deep their joint surfaces curve (concave bases, rounded
+    /// heads), as a share of the head's half-width, and how waisted their shafts are (see
+    /// [`LongBone`]). Both 0 for the classic phantom's rods.
+    pub cup: f64,
+    pub waist: f64,
     /// Per carpal: centre offset, size factor, rotation (degrees) and wobble.
     pub carpal_offsets: [Vec2; 8],
     pub carpal_sizes: [f64; 8],
     pub carpal_turns: [f64; 8],
     pub carpal_wobble: [[(f64, f64); 3]; 8],
+    /// Added to every carpal's superellipse power: real carpals are faceted, packed polygons
+    /// rather than ellipses (0 for the classic phantom).
+    pub carpal_facets: f64,
     /// Radial (+) or ulnar (-) deviation of the hand on the forearm, degrees.
     pub wrist_deviation: f64,
     /// Ulna length relative to the radius (positive = longer), in `L`.
@@ -201,10 +209,13 @@ impl HandPose {
             joint_jitter: [[0.0; 3]; 5],
             flexion: [0.0; 5],
             width_scale: 1.0,
+            cup: 0.0,
+            waist: 0.0,
             carpal_offsets: [v2(0.0, 0.0); 8],
             carpal_sizes: [1.0; 8],
             carpal_turns: [0.0; 8],
             carpal_wobble: [[(0.0, 0.0); 3]; 8],
+            carpal_facets: 0.0,
             wrist_deviation: 0.0,
             ulnar_variance: 0.0,
             growth: Growth::adult(),
@@ -279,10 +290,25 @@ fn long_bone(
         distal_cap: (profile.distal_cap * width).min(length * 0.3),
         head_shift: 0.0,
         slant: 0.0,
+        cup: 0.0,
+        waist: 0.0,
         cortex_shaft: profile.cortex_shaft * cortex,
         cortex_ends: profile.cortex_ends * cortex,
         physis: None,
     }
+}
+
+/// Gives a digit's bone a real bone's outline: joint surfaces curving `cup` of the head's
+/// half-width deep, a rounder head, and a shaft narrowing by `waist` between its flares. A
+/// phalanx's base turns concave around the head below it; a metacarpal's base, which meets the
+/// carpals, stays about flat.
+fn contour(bone: &mut LongBone, phalanx: bool, cup: f64, waist: f64) {
+    bone.cup = cup / bone.head;
+    if phalanx {
+        bone.proximal_cap *= 0.3;
+    }
+    bone.distal_cap *= 0.6;
+    bone.waist = waist;
 }
 
 /// A child's growth plate at one end of `bone`: the epiphysis beyond it is `tall` (in `L`, for a
@@ -431,6 +457,9 @@ impl<'a> Builder<'a> {
                 let cap = if distal { bone.distal_cap } else { bone.proximal_cap };
                 bone.physis = Some(growth_plate(&bone, distal, cap * 1.6, e.plate, e.nucleus));
             }
+            if pose.cup > 0.0 {
+                contour(&mut bone, bone_index > 0, pose.cup, pose.waist);
+            }
             self.bones.push(Bone { class, shape: Shape::Long(bone), density: pose.density[class] });
             let gap = JOINT_GAPS[bone_index.min(2)] * foreshortening.max(0.5);
             let gap = if pose.growth.joint_space != 1.0 { gap * pose.growth.joint_space } else { gap };
@@ -448,7 +477,7 @@ impl<'a> Builder<'a> {
             let centre = self.deviate(carpal.centre + pose.carpal_offsets[i], share);
             let angle = carpal.angle + pose.carpal_turns[i] + pose.wrist_deviation * share;
             let mut size = pose.carpal_sizes[i] * pose.width_scale;
-            let (mut power, mut wobble) = (carpal.power, pose.carpal_wobble[i]);
+            let (mut power, mut wobble) = (carpal.power + pose.carpal_facets, pose.carpal_wobble[i]);
             if grown < 1.0 {
                 // A young nucleus is small and round.
                 let youth = ((1.0 - grown) / 0.7).clamp(0.0, 1.0);

@@ -171,8 +171,9 @@ impl Person {
         self.skeleton.growth = growth;
     }
 
-    /// Bones that differ from person to person and bone to bone: cortex thickness, density and
-    /// the strength and grain of the trabecular texture.
+    /// Bones that differ from person to person and bone to bone: cortex thickness, density, the
+    /// strength and grain of the trabecular texture, and the digits' outlines (curved joint
+    /// surfaces, waisted shafts) in place of the classic phantom's rods.
     fn vary_bones(&mut self, rng: &mut Rng) {
         let cortex = rng.normal(1.0, 0.12).clamp(0.7, 1.35);
         let density = rng.normal(1.0, 0.07).clamp(0.8, 1.2);
@@ -185,6 +186,13 @@ impl Person {
         // The classic Trapezoid is a fifth too big: in the competition's data it is among the
         // three smallest classes with finger-16 and the Pisiform.
         self.skeleton.carpal_sizes[TRAPEZOID] *= rng.normal(0.84, 0.04).clamp(0.72, 0.96);
+        self.skeleton.cup = rng.normal(0.35, 0.06).clamp(0.2, 0.5);
+        self.skeleton.waist = rng.normal(0.16, 0.04).clamp(0.05, 0.28);
+        // Faceted carpals, a little larger, pack the wrist with narrow joint spaces between them.
+        self.skeleton.carpal_facets = rng.normal(0.8, 0.15).clamp(0.4, 1.2);
+        for size in &mut self.skeleton.carpal_sizes {
+            *size *= 1.08;
+        }
     }
 }
 

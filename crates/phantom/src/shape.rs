@@ -28,6 +28,13 @@ pub struct LongBone {
     pub head_shift: f64,
     /// The distal end advances by `slant` per unit of `v` (the radius' tilted joint surface).
     pub slant: f64,
+    /// Both ends advance by `cup * v²`: the base's joint surface turns concave and the head's
+    /// rounder, so a convex head sits in the next bone's concave base as in real finger joints
+    /// (0 = flat-ended rods).
+    pub cup: f64,
+    /// How much the shaft narrows between its flares, as a share of its width at mid-length
+    /// (real shafts are waisted; 0 = straight-sided).
+    pub waist: f64,
     /// Cortex thickness as a fraction of the half-width, along the shaft and at the ends.
     pub cortex_shaft: f64,
     pub cortex_ends: f64,
@@ -93,9 +100,10 @@ impl LongBone {
 
     /// Half-width (before the end caps) and centre-line offset at fraction `t`.
     fn section(&self, t: f64) -> (f64, f64) {
-        let w = self.shaft
-            + (self.base - self.shaft) * self.base_weight(t)
-            + (self.head - self.shaft) * self.head_weight(t);
+        let waisted = self.shaft * (1.0 - self.waist * (std::f64::consts::PI * t).sin().powi(2));
+        let w = waisted
+            + (self.base - waisted) * self.base_weight(t)
+            + (self.head - waisted) * self.head_weight(t);
         let w = match &self.physis {
             Some(physis) => w * physis.width_share(self.length, t * self.length),
             None => w,
@@ -116,9 +124,14 @@ impl LongBone {
         }
     }
 
-    /// Position along the bone, corrected for the slanted distal end.
+    /// Position along the bone, corrected for the slanted and cupped ends.
     fn sheared(&self, u: f64, v: f64) -> f64 {
-        u - self.slant * v
+        u - self.slant * v + self.cup * v * v
+    }
+
+    /// The inverse of [`LongBone::sheared`]: where position `s` lies along the frame's `u` axis.
+    fn unsheared(&self, s: f64, v: f64) -> f64 {
+        s + self.slant * v - self.cup * v * v
     }
 
     /// Normalised projected density (0 outside, about 0.5-0.8 inside) and the local half-width.
@@ -178,7 +191,7 @@ impl LongBone {
         let side = |sign: f64, &(s, e): &(f64, f64)| {
             let (w, centre) = self.section(s / self.length);
             let v = centre + sign * w * e;
-            v2(s + self.slant * v, v)
+            v2(self.unsheared(s, v), v)
         };
         let mut points: Vec<Vec2> = ts.iter().map(|p| side(-1.0, p)).collect();
         points.extend(ts.iter().rev().map(|p| side(1.0, p)));
@@ -290,6 +303,7 @@ impl Shape {
                 proximal_cap: b.proximal_cap * k,
                 distal_cap: b.distal_cap * k,
                 head_shift: b.head_shift * k,
+                cup: b.cup / k,
                 physis: b.physis.map(|p| Physis { depth: p.depth * k, half_gap: p.half_gap * k, ..p }),
                 ..b.clone()
             }),
@@ -343,6 +357,8 @@ mod tests {
             distal_cap: 8.0,
             head_shift: 0.0,
             slant: 0.0,
+            cup: 0.0,
+            waist: 0.0,
             cortex_shaft: 0.35,
             cortex_ends: 0.12,
             physis: None,
@@ -360,6 +376,7 @@ mod tests {
         let shapes = [
             Shape::Long(metacarpal()),
             Shape::Long(LongBone { slant: 0.4, head_shift: 2.0, ..metacarpal() }),
+            Shape::Long(LongBone { cup: 0.08, waist: 0.2, proximal_cap: 2.0, ..metacarpal() }),
             Shape::Blob(Blob {
                 frame: Frame::along(v2(5.0, 5.0), v2(1.0, 1.0)),
                 a: 20.0,
@@ -383,6 +400,23 @@ mod tests {
             }
             assert!((inside - polygon_area).abs() / polygon_area < 0.01, "{inside} vs {polygon_area}");
         }
+    }
+
+    #[test]
+    fn a_cupped_waisted_bone_has_a_concave_base_a_round_head_and_a_narrow_shaft() {
+        let rod = metacarpal();
+        let bone = LongBone { cup: 0.08, waist: 0.2, proximal_cap: 2.0, ..metacarpal() };
+        let (rod_shape, shape) = (Shape::Long(rod.clone()), Shape::Long(bone.clone()));
+        // The base's corners reach further down than its middle: a socket for the head below.
+        assert_eq!(shape.density(v2(0.0, -1.0)).0, 0.0, "the middle of the base is recessed");
+        assert!(shape.density(v2(8.0, -2.0)).0 > 0.0, "the corners of the base reach past it");
+        assert!(rod_shape.density(v2(8.0, -2.0)).0 == 0.0, "a rod's base is flat");
+        // The head's sides fall back further from its tip than the rod's do.
+        let reach = |b: &LongBone, v: f64| b.unsheared(b.length - b.distal_cap, v);
+        assert!(reach(&bone, 8.0) < reach(&rod, 8.0) - 4.0, "the head is rounder");
+        // Mid-shaft the waisted bone is a fifth narrower than the rod.
+        let (narrow, straight) = (bone.section(0.5).0, rod.section(0.5).0);
+        assert!((narrow / straight - 0.8).abs() < 1e-9, "{narrow} vs {straight}");
     }
 
     #[test]
