@@ -14,8 +14,9 @@ use crate::growth::Growth;
 use crate::rng::Rng;
 use crate::style::{Factor, Style};
 
-/// The Trapezoid's place among the carpals of [`crate::anatomy`].
+/// The Trapezoid's and the Pisiform's places among the carpals of [`crate::anatomy`].
 const TRAPEZOID: usize = 1;
+const PISIFORM: usize = 7;
 
 /// Rates of the unusual cases, each per person or per image as documented.
 #[derive(Clone, Copy, Debug)]
@@ -189,9 +190,13 @@ impl Person {
         self.skeleton.cup = rng.normal(0.35, 0.06).clamp(0.2, 0.5);
         self.skeleton.waist = rng.normal(0.16, 0.04).clamp(0.05, 0.28);
         // Faceted carpals, a little larger, pack the wrist with narrow joint spaces between them.
+        // The Trapezoid and the Pisiform keep their size: faceting alone grows them by a tenth,
+        // and they must stay among the smallest classes.
         self.skeleton.carpal_facets = rng.normal(0.8, 0.15).clamp(0.4, 1.2);
-        for size in &mut self.skeleton.carpal_sizes {
-            *size *= 1.08;
+        for (carpal, size) in self.skeleton.carpal_sizes.iter_mut().enumerate() {
+            if carpal != TRAPEZOID && carpal != PISIFORM {
+                *size *= 1.08;
+            }
         }
     }
 }

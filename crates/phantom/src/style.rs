@@ -22,7 +22,8 @@ pub enum Factor {
     Markers,
     /// Exposure, gamma and contrast curves, detector noise and blur.
     Detector,
-    /// Trabecular texture, cortical thickness and density by bone and person.
+    /// Trabecular texture, cortical thickness and density by bone and person; real outlines
+    /// (concave phalanx bases, round heads, waisted shafts, faceted carpals).
     Bone,
     /// Soft-tissue thickness.
     Tissue,

@@ -342,7 +342,9 @@ fn the_wide_phantom_varies_every_factor_and_records_it() {
     assert!(spread_high - spread_low > 0.6, "finger spread {spread_low}-{spread_high}");
     let (thumb_low, thumb_high) = range(&column(&truth, "thumb_deg"));
     assert!(thumb_high - thumb_low > 15.0, "thumb {thumb_low}-{thumb_high}");
-    for name in ["noise", "blur_px", "exposure", "cortex", "density", "trabecular", "tissue"] {
+    let varied =
+        ["noise", "blur_px", "exposure", "cortex", "density", "trabecular", "joint_cup", "shaft_waist"];
+    for name in varied.into_iter().chain(["carpal_facets", "tissue"]) {
         let (low, high) = range(&column(&truth, name));
         assert!(high > low, "{name} varies: {low}-{high}");
     }

@@ -53,7 +53,7 @@ pub struct PhantomArgs {
     /// Factors to leave at their classic values, comma-separated: framing (hand scale and
     /// position), pose (rotation, finger spread, thumb), background (level, gradient, collimator
     /// shutters), markers (side letters, dates, rulers, text), detector (exposure, tone curve,
-    /// blur, noise), bone (texture, cortex, density), tissue, age (children to old adults).
+    /// blur, noise), bone (texture, cortex, density, outlines), tissue, age (children to old adults).
     #[arg(long, value_delimiter = ',', value_parser = parse_factor)]
     pub without: Vec<Factor>,
     /// Factors to randomise on top of --style, comma-separated (e.g. --style classic --with age).
