@@ -15,8 +15,8 @@ use crate::rng::Rng;
 use crate::style::{Factor, Style};
 
 /// The Trapezoid's and the Pisiform's places among the carpals of [`crate::anatomy`].
-const TRAPEZOID: usize = 1;
-const PISIFORM: usize = 7;
+const TRAPEZOID_CARPAL: usize = 1;
+const PISIFORM_CARPAL: usize = 7;
 
 /// Rates of the unusual cases, each per person or per image as documented.
 #[derive(Clone, Copy, Debug)]
@@ -186,7 +186,7 @@ impl Person {
         self.trabeculae.scale *= rng.normal(1.0, 0.15).clamp(0.6, 1.5);
         // The classic Trapezoid is a fifth too big: in the competition's data it is among the
         // three smallest classes with finger-16 and the Pisiform.
-        self.skeleton.carpal_sizes[TRAPEZOID] *= rng.normal(0.84, 0.04).clamp(0.72, 0.96);
+        self.skeleton.carpal_sizes[TRAPEZOID_CARPAL] *= rng.normal(0.84, 0.04).clamp(0.72, 0.96);
         self.skeleton.cup = rng.normal(0.35, 0.06).clamp(0.2, 0.5);
         self.skeleton.waist = rng.normal(0.16, 0.04).clamp(0.05, 0.28);
         // Faceted carpals, a little larger, pack the wrist with narrow joint spaces between them.
@@ -194,7 +194,7 @@ impl Person {
         // and they must stay among the smallest classes.
         self.skeleton.carpal_facets = rng.normal(0.8, 0.15).clamp(0.4, 1.2);
         for (carpal, size) in self.skeleton.carpal_sizes.iter_mut().enumerate() {
-            if carpal != TRAPEZOID && carpal != PISIFORM {
+            if carpal != TRAPEZOID_CARPAL && carpal != PISIFORM_CARPAL {
                 *size *= 1.08;
             }
         }
