@@ -173,7 +173,8 @@ pub struct HandPose {
     pub width_scale: f64,
     /// The digits' long bones: how deep their joint surfaces curve (concave bases, rounded
     /// heads), as a share of the head's half-width, and how waisted their shafts are (see
-    /// [`LongBone`]). Both 0 for the classic phantom's rods.
+    /// [`LongBone`]); `cup` also curves the radius' and ulna's distal ends. Both 0 for the
+    /// classic phantom's rods.
     pub cup: f64,
     pub waist: f64,
     /// Per carpal: centre offset, size factor, rotation (degrees) and wobble.
@@ -519,6 +520,11 @@ impl<'a> Builder<'a> {
             slant: -0.25,
             ..forearm_bone(ulna_start, ulna_dir, ulna_end.y - below, &ULNA_PROFILE, pose, ULNA)
         };
+        // With the digits' outlines (`pose.cup`, 0 in the classic phantom) the radius ends in a
+        // concave joint surface that the scaphoid and lunate sit in, its styloid reaching past
+        // them, and the ulna's head is a dome.
+        radius.cup = -0.7 * pose.cup / radius.head;
+        ulna.cup = 0.5 * pose.cup / ulna.head;
         if let Some(e) = pose.growth.epiphyses {
             radius.physis = Some(growth_plate(&radius, true, 0.13, e.plate * 1.3, e.nucleus));
             let plate = growth_plate(&ulna, true, 0.09, e.plate * 1.3, e.nucleus);
@@ -610,6 +616,40 @@ mod tests {
         let square = vec![v2(0.0, 0.0), v2(1.0, 0.0), v2(0.5, 0.5), v2(1.0, 1.0), v2(0.0, 1.0)];
         assert_eq!(convex_hull(square), vec![v2(0.0, 0.0), v2(1.0, 0.0), v2(1.0, 1.0), v2(0.0, 1.0)]);
         assert!(build(&HandPose::neutral()).palm.len() >= 6);
+    }
+
+    /// How far along its axis `class`'s bone reaches at each sideways offset `v` (marching in
+    /// steps of 0.001 from beyond its distal end until the density starts).
+    fn distal_reach(hand: &Hand, class: usize, vs: [f64; 3]) -> [f64; 3] {
+        let bone = hand.bones.iter().find(|b| b.class == class).unwrap();
+        let Shape::Long(long) = &bone.shape else { panic!("class {class} is not a long bone") };
+        vs.map(|v| {
+            let mut u = long.length + 0.3;
+            while bone.shape.density(long.frame.world(u, v)).0 == 0.0 {
+                u -= 0.001;
+                assert!(u > long.length - 0.5, "class {class} has no bone at v = {v}");
+            }
+            u
+        })
+    }
+
+    /// How far the middle of a three-point surface lies ahead of the chord between its sides.
+    fn bulge([side_a, middle, side_b]: [f64; 3]) -> f64 {
+        middle - (side_a + side_b) / 2.0
+    }
+
+    #[test]
+    fn the_outlined_radius_is_concave_at_the_wrist_and_the_ulnar_head_a_dome() {
+        let outlined = build(&HandPose { cup: 0.35, ..HandPose::neutral() });
+        let rods = build(&HandPose::neutral());
+        // Measured against the rods' ends, whose rounded corners curve them a little too.
+        let curving = |class: usize, vs: [f64; 3]| {
+            bulge(distal_reach(&outlined, class, vs)) - bulge(distal_reach(&rods, class, vs))
+        };
+        let radius = curving(RADIUS, [-0.13, 0.05, 0.23]);
+        assert!(radius < -0.02, "the radius' joint surface is a socket: {radius}");
+        let ulna = curving(ULNA, [-0.06, 0.0, 0.06]);
+        assert!(ulna > 0.004, "the ulna's head is a dome: {ulna}");
     }
 
     #[test]

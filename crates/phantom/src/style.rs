@@ -23,7 +23,8 @@ pub enum Factor {
     /// Exposure, gamma and contrast curves, detector noise and blur.
     Detector,
     /// Trabecular texture, cortical thickness and density by bone and person; real outlines
-    /// (concave phalanx bases, round heads, waisted shafts, faceted carpals).
+    /// (concave phalanx bases, round heads, waisted shafts, faceted carpals, the radius'
+    /// concave joint surface and the ulna's domed head).
     Bone,
     /// Soft-tissue thickness.
     Tissue,
