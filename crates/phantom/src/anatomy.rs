@@ -196,6 +196,12 @@ pub struct HandPose {
     pub density: [f64; 29],
     /// Soft-tissue thickness relative to the average.
     pub tissue: f64,
+    /// The flesh's real outline: the fingertip's pulp reaches this far past the distal phalanx,
+    /// in `L`, the palm meets a forearm as wide as the flesh is thick, and skin edges are as sharp
+    /// as a detector shows them. `None` keeps the classic phantom's flesh: round capsule ends
+    /// reaching a finger's width past the bone, blurred skin, and the palm's lower corners where
+    /// an average forearm's outline would be.
+    pub pulp: Option<f64>,
     /// How far below the wrist the forearm runs, in `L` (far enough to leave the image).
     pub forearm: f64,
 }
@@ -223,6 +229,7 @@ impl HandPose {
             cortex: [1.0; 29],
             density: [1.0; 29],
             tissue: 1.0,
+            pulp: None,
             forearm: -BELOW,
         }
     }
@@ -269,6 +276,8 @@ pub struct Hand {
     pub radius_axis: Frame,
     /// Soft-tissue thickness relative to the average.
     pub tissue: f64,
+    /// Skin edges as sharp as a detector shows them (see [`HandPose::pulp`]).
+    pub sharp_skin: bool,
 }
 
 fn long_bone(
@@ -441,12 +450,11 @@ impl<'a> Builder<'a> {
                 1 => self.ring_sites[digit_index] = site,
                 3 => {
                     self.nail_sites[digit_index] = site;
-                    let tip = Capsule { a: end, b: end + direction * 0.06, radius: flesh_radius * 0.85 };
-                    self.flesh.push(tip);
+                    self.flesh.push(fingertip(position, end, direction, flesh_radius, pose.pulp));
                 }
                 _ => {}
             }
-            if bone_index > 0 {
+            if bone_index > 0 && (bone_index < 3 || pose.pulp.is_none()) {
                 self.flesh.push(Capsule { a: position, b: end, radius: flesh_radius });
             }
             let mut bone =
@@ -541,9 +549,16 @@ impl<'a> Builder<'a> {
         self.bones.push(Bone { class: ULNA, shape: Shape::Long(ulna), density: density(ULNA) });
 
         // The wrist joins the palm to the forearm, which leaves the image at the bottom.
+        // The palm's lower corners lie 0.04 inside the forearm's outline, which is as wide as the
+        // flesh is thick; the classic phantom keeps them where an average forearm's would be.
+        let forearm_radius = 0.5 * pose.tissue;
+        let lower = match pose.pulp {
+            Some(_) => [-1.0, 1.0].map(|side| v2(-0.04 + side * (forearm_radius - 0.04), -0.75)),
+            None => [v2(-0.5, -0.75), v2(0.42, -0.75)],
+        };
         let wrist = [self.deviate(v2(-0.5, -0.45), 0.5), self.deviate(v2(0.45, -0.45), 0.5)];
-        self.palm_points.extend(wrist.into_iter().chain([v2(-0.5, -0.75), v2(0.42, -0.75)]));
-        self.flesh.push(Capsule { a: v2(-0.04, -0.6), b: v2(-0.04, below), radius: 0.5 * pose.tissue });
+        self.palm_points.extend(wrist.into_iter().chain(lower));
+        self.flesh.push(Capsule { a: v2(-0.04, -0.6), b: v2(-0.04, below), radius: forearm_radius });
         Hand {
             bones: self.bones,
             sesamoids: self.sesamoids,
@@ -553,7 +568,22 @@ impl<'a> Builder<'a> {
             nail_sites: self.nail_sites,
             radius_axis: Frame::along(radius_end, -radius_dir),
             tissue: pose.tissue,
+            sharp_skin: pose.pulp.is_some(),
         }
+    }
+}
+
+/// The distal phalanx's flesh, from its base at `start` along `direction` to past its tip at
+/// `end`. With a `pulp` the finger keeps its width to a round tip that far past the bone, as in
+/// a real finger (a narrower tip would show a step at the joint); without, the classic
+/// phantom's extra capsule past the tip (drawn with the phalanx's own capsule).
+fn fingertip(start: Vec2, end: Vec2, direction: Vec2, flesh_radius: f64, pulp: Option<f64>) -> Capsule {
+    match pulp {
+        Some(pulp) => {
+            let back = (flesh_radius - pulp).clamp(0.0, (end - start).length());
+            Capsule { a: start, b: end - direction * back, radius: flesh_radius }
+        }
+        None => Capsule { a: end, b: end + direction * 0.06, radius: flesh_radius * 0.85 },
     }
 }
 
@@ -650,6 +680,37 @@ mod tests {
         assert!(radius < -0.02, "the radius' joint surface is a socket: {radius}");
         let ulna = curving(ULNA, [-0.06, 0.0, 0.06]);
         assert!(ulna > 0.004, "the ulna's head is a dome: {ulna}");
+    }
+
+    /// How far past each digit's distal phalanx its flesh reaches along the phalanx's axis.
+    fn pulp_reach(hand: &Hand) -> [f64; 5] {
+        let in_flesh = |p: Vec2| {
+            hand.flesh.iter().any(|c| {
+                let ab = c.b - c.a;
+                let t = ((p - c.a).dot(ab) / ab.dot(ab).max(1e-12)).clamp(0.0, 1.0);
+                (p - (c.a + ab * t)).length() < c.radius
+            })
+        };
+        hand.nail_sites.map(|site| {
+            let direction = (site.end - site.start).normalized();
+            let mut reach = 0.0;
+            while in_flesh(site.end + direction * reach) {
+                reach += 0.001;
+            }
+            reach
+        })
+    }
+
+    #[test]
+    fn the_fingertip_pulp_ends_a_few_millimetres_past_the_bone() {
+        let classic = build(&HandPose::neutral());
+        assert!(!classic.sharp_skin);
+        assert!(pulp_reach(&classic).iter().all(|&r| r > 0.18), "classic: {:?}", pulp_reach(&classic));
+        let real = build(&HandPose { pulp: Some(0.09), ..HandPose::neutral() });
+        assert!(real.sharp_skin);
+        for (digit, reach) in pulp_reach(&real).into_iter().enumerate() {
+            assert!((reach - 0.09).abs() < 0.002, "digit {digit}: the flesh reaches {reach} past the bone");
+        }
     }
 
     #[test]

@@ -284,7 +284,7 @@ fn plan_images(people: &[(Person, bool)], rng: &Rng) -> Vec<Job> {
 /// One row per image: the classic phantom's record, then the style and every randomised value.
 const TRUTH_HEADER: &str = "image,split,person,hand,rotation_deg,wrist_deviation_deg,bent_fingers,rings,nail_art,implant,metacarpal_px,\
 style,age,ossified_carpals,growth_plates,span,centre_x,centre_y,finger_spread,thumb_deg,\
-background,gradient,shutters,markers,exposure,gamma,sigmoid,blur_px,noise,cortex,density,trabecular,joint_cup,shaft_waist,carpal_facets,tissue";
+background,gradient,shutters,markers,exposure,gamma,sigmoid,blur_px,noise,cortex,density,trabecular,joint_cup,shaft_waist,carpal_facets,tissue,pulp";
 
 const DIGIT_NAMES: [&str; 5] = ["thumb", "index", "middle", "ring", "little"];
 
@@ -319,7 +319,7 @@ fn truth_row(job: &Job, person: &Person, plan: &ImagePlan, synth: &SynthImage, s
     let detector = film.detector;
     let mean = |values: &[f64; 29]| values.iter().sum::<f64>() / 29.0;
     format!(
-        "{classic},{style},{:.1},{},{},{:.3},{:.3},{:.3},{:.2},{:.1},{background:.0},{gradient:.0},{},{},{:.2},{:.2},{:.2},{:.2},{:.1},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2}",
+        "{classic},{style},{:.1},{},{},{:.3},{:.3},{:.3},{:.2},{:.1},{background:.0},{gradient:.0},{},{},{:.2},{:.2},{:.2},{:.2},{:.1},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{:.2},{}",
         person.age,
         growth.ossified_carpals(),
         u8::from(growth.epiphyses.is_some()),
@@ -342,5 +342,6 @@ fn truth_row(job: &Job, person: &Person, plan: &ImagePlan, synth: &SynthImage, s
         pose.waist,
         pose.carpal_facets,
         pose.tissue,
+        pose.pulp.map_or(String::new(), |pulp| format!("{pulp:.3}")),
     )
 }

@@ -2,6 +2,21 @@
 
 use std::ops::{Add, Mul, Neg, Sub};
 
+/// The box `[x0, y0, x1, y1]` around some points, grown by `margin` on every side.
+pub fn bounding_box(points: impl IntoIterator<Item = Vec2>, margin: f64) -> [f64; 4] {
+    let (mut x0, mut y0, mut x1, mut y1) =
+        (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for p in points {
+        (x0, y0, x1, y1) = (x0.min(p.x), y0.min(p.y), x1.max(p.x), y1.max(p.y));
+    }
+    [x0 - margin, y0 - margin, x1 + margin, y1 + margin]
+}
+
+/// Whether `p` lies strictly inside the box `[x0, y0, x1, y1]`.
+pub fn within(p: Vec2, [x0, y0, x1, y1]: [f64; 4]) -> bool {
+    p.x > x0 && p.x < x1 && p.y > y0 && p.y < y1
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Vec2 {
     pub x: f64,

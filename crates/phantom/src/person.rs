@@ -142,8 +142,11 @@ impl Person {
             person.vary_bones(&mut streams.fork(Factor::Bone.stream()));
         }
         if style.has(Factor::Tissue) {
-            let tissue = (bmi / 23.0).sqrt() * streams.fork(Factor::Tissue.stream()).normal(1.0, 0.08);
-            person.skeleton.tissue = tissue.clamp(0.75, 1.45);
+            let rng = &mut streams.fork(Factor::Tissue.stream());
+            let tissue = ((bmi / 23.0).sqrt() * rng.normal(1.0, 0.08)).clamp(0.75, 1.45);
+            person.skeleton.tissue = tissue;
+            // The pulp reaches 5-8 mm past the distal phalanx's tuft (`L` is about 65 mm).
+            person.skeleton.pulp = Some(rng.normal(0.095, 0.012).clamp(0.07, 0.125) * tissue);
         }
         person
     }

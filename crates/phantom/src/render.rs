@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::anatomy::Capsule;
 use crate::film::Detector;
-use crate::geometry::{Frame, Vec2, v2};
+use crate::geometry::{Frame, Vec2, bounding_box, v2, within};
 use crate::person::{ImagePlan, Trabeculae};
 use crate::rng::Rng;
 use crate::scene::{Foreign, Scene};
@@ -26,6 +26,8 @@ const SESAMOID_MU: f64 = 0.9;
 const CARPAL_MU: f64 = 1.8;
 const TISSUE_MU: f64 = 0.6;
 const TISSUE_POWER: f64 = 0.45;
+/// How much the palm's corners are rounded with sharp skin, in `L` (a few millimetres).
+const PALM_ROUNDING: f64 = 0.04;
 /// Rows per parallel work item.
 const BAND: usize = 32;
 
@@ -54,13 +56,24 @@ impl Grid {
         Grid { values: (0..cols * cols).map(|_| rng.uniform(-1.0, 1.0) as f32).collect(), cols, cell }
     }
 
-    /// Soft-tissue attenuation (flesh has no sharp detail), blurred for soft skin edges; `tissue`
+    /// Soft-tissue attenuation (flesh has no detail inside), slightly blurred at the skin; `tissue`
     /// scales the palm's thickness (the fingers' and forearm's come scaled in their capsules).
-    fn tissue(flesh: &[Capsule], palm: &[Vec2], size: usize, unit: f64, tissue: f64) -> Grid {
-        let grid = Grid::new(size, (size as f64 / 256.0).max(2.0), |p| {
-            let palm = palm_thickness(p, palm, unit) * tissue;
-            let chord = flesh.iter().map(|c| chord(p, c)).fold(palm, f64::max);
-            (TISSUE_MU * (chord / unit).powf(TISSUE_POWER)) as f32
+    /// Sharp skin takes a grid of 1024 cells a side, the classic phantom's soft skin 256.
+    fn tissue(scene: &Scene) -> Grid {
+        let (size, unit) = (scene.size, scene.unit);
+        let cell =
+            if scene.sharp_skin { (size as f64 / 1024.0).max(1.0) } else { (size as f64 / 256.0).max(2.0) };
+        let palm = PalmOutline::new(&scene.palm, unit, if scene.sharp_skin { PALM_ROUNDING } else { 0.0 });
+        let flesh: Vec<(&Capsule, [f64; 4])> =
+            scene.flesh.iter().map(|c| (c, bounding_box([c.a, c.b], c.radius))).collect();
+        let grid = Grid::new(size, cell, |p| {
+            let palm = palm.thickness(p) * scene.tissue;
+            let chord = flesh
+                .iter()
+                .filter(|&&(_, bounds)| within(p, bounds))
+                .map(|(c, _)| chord(p, c))
+                .fold(palm, f64::max);
+            if chord == 0.0 { 0.0 } else { (TISSUE_MU * (chord / unit).powf(TISSUE_POWER)) as f32 }
         });
         Grid { values: box_blur(&grid.values, grid.cols), ..grid }
     }
@@ -77,20 +90,54 @@ impl Grid {
     }
 }
 
-/// The palm's thickness: full inside, thinning over a rim near its outline.
-fn palm_thickness(p: Vec2, palm: &[Vec2], unit: f64) -> f64 {
-    let edges = || palm.iter().zip(palm.iter().cycle().skip(1));
-    // Mirroring and the image's downward y turn the outline's orientation; measure it.
-    let orientation = edges().map(|(a, b)| a.x * b.y - b.x * a.y).sum::<f64>().signum();
-    // Distance inside a convex polygon: the smallest distance to an edge's line (negative outside).
-    let inside = edges()
-        .map(|(&a, &b)| {
-            let edge = b - a;
-            orientation * (p - a).dot(edge.perp()) / edge.length()
-        })
-        .fold(f64::INFINITY, f64::min);
-    let rim = 0.18 * unit;
-    0.36 * unit * (inside / rim).clamp(0.0, 1.0).sqrt()
+/// The palm's soft tissue: a convex outline, full thickness inside, thinning over a rim near
+/// the outline. Edges are measured once, as every grid node asks for its thickness.
+struct PalmOutline {
+    /// Per edge: its start, its perpendicular and its length.
+    edges: Vec<(Vec2, Vec2, f64)>,
+    /// +1 or -1: mirroring and the image's downward y turn the outline's orientation.
+    orientation: f64,
+    /// Nothing outside these pixel bounds is palm.
+    bounds: [f64; 4],
+    unit: f64,
+    /// Softness of the corners in pixels (0: the classic phantom's sharp polygon).
+    softness: f64,
+}
+
+impl PalmOutline {
+    /// `rounding` (in `L`) rounds the outline's corners, which sharp skin would show.
+    fn new(palm: &[Vec2], unit: f64, rounding: f64) -> PalmOutline {
+        let pairs = || palm.iter().zip(palm.iter().cycle().skip(1));
+        let orientation = pairs().map(|(a, b)| a.x * b.y - b.x * a.y).sum::<f64>().signum();
+        let edges = pairs().map(|(&a, &b)| (a, (b - a).perp(), (b - a).length())).collect();
+        PalmOutline {
+            edges,
+            orientation,
+            bounds: bounding_box(palm.iter().copied(), 0.0),
+            unit,
+            softness: rounding * unit,
+        }
+    }
+
+    fn thickness(&self, p: Vec2) -> f64 {
+        if !within(p, self.bounds) {
+            return 0.0;
+        }
+        // Distance inside a convex polygon: the smallest distance to an edge's line.
+        let to_edges =
+            || self.edges.iter().map(|&(a, perp, length)| self.orientation * (p - a).dot(perp) / length);
+        let nearest = to_edges().fold(f64::INFINITY, f64::min);
+        let inside = if self.softness > 0.0 {
+            // A soft minimum: where two edges are near, as at a corner, the outline cuts inside.
+            // Edges farther than 12 softnesses beyond the nearest add under 1e-5 and are skipped.
+            let near = to_edges().map(|d| (d - nearest) / self.softness).filter(|&excess| excess < 12.0);
+            nearest - self.softness * near.map(|excess| (-excess).exp()).sum::<f64>().ln()
+        } else {
+            nearest
+        };
+        let rim = 0.18 * self.unit;
+        0.36 * self.unit * (inside / rim).clamp(0.0, 1.0).sqrt()
+    }
 }
 
 /// Half the chord through a cylinder of flesh around the capsule's axis.
@@ -107,6 +154,7 @@ fn box_blur(grid: &[f32], cols: usize) -> Vec<f32> {
         grid[(y.clamp(0, rows as isize - 1) as usize) * cols + x.clamp(0, cols as isize - 1) as usize]
     };
     (0..grid.len())
+        .into_par_iter()
         .map(|i| {
             let (x, y) = ((i % cols) as isize, (i / cols) as isize);
             let mut sum = 0.0;
@@ -175,7 +223,7 @@ pub fn render(scene: &Scene, plan: &ImagePlan, seed: u64) -> GrayImage {
     let n = scene.size;
     let unit = scene.unit;
     let mut rng = Rng::new(seed);
-    let tissue = Grid::tissue(&scene.flesh, &scene.palm, n, unit, scene.tissue);
+    let tissue = Grid::tissue(scene);
     let coarse_texture = Grid::noise(n, (0.08 * unit).max(2.0), &mut rng);
     let fine_texture = Grid::noise(n, (n as f64 / 700.0).max(1.5), &mut rng);
     let speckle = Grid::noise(n, (n as f64 / 1000.0).max(1.0), &mut rng);

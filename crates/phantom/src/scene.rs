@@ -6,7 +6,7 @@ use boneseg_contract::rng::Random;
 
 use crate::anatomy::{self, Bone, Capsule, Hand, RADIUS, Site, ULNA};
 use crate::film::{Framing, Shutter, Side};
-use crate::geometry::{Frame, Similarity, Vec2, v2};
+use crate::geometry::{Frame, Similarity, Vec2, bounding_box, v2};
 use crate::markers::Marker;
 use crate::person::{ImagePlan, Implant, Person};
 use crate::rng::Rng;
@@ -55,6 +55,8 @@ pub struct Scene {
     pub foreign: Vec<Foreign>,
     /// Soft-tissue thickness relative to the average.
     pub tissue: f64,
+    /// Skin edges as sharp as a detector shows them (see [`crate::anatomy::HandPose::pulp`]).
+    pub sharp_skin: bool,
     /// The collimator's edges: the exposed field is where every one is non-negative.
     pub shutters: Vec<HalfPlane>,
     pub markers: Vec<Marker>,
@@ -292,6 +294,7 @@ impl Scene {
             palm: hand.palm.iter().map(|&p| t.point(p)).collect(),
             foreign,
             tissue: hand.tissue,
+            sharp_skin: hand.sharp_skin,
             shutters: Vec::new(),
             markers: Vec::new(),
             span: 0.0,
@@ -347,16 +350,9 @@ fn annotation_id(seed: u64, index: usize) -> String {
 
 /// Bounding box of all bones but the forearm's, in pixels.
 fn extent(hand: &Hand, t: &Similarity) -> (Vec2, Vec2) {
-    let mut low = v2(f64::INFINITY, f64::INFINITY);
-    let mut high = v2(f64::NEG_INFINITY, f64::NEG_INFINITY);
-    for bone in hand.bones.iter().filter(|b| b.class != RADIUS && b.class != ULNA) {
-        for p in bone.shape.outline(48) {
-            let q = t.point(p);
-            low = v2(low.x.min(q.x), low.y.min(q.y));
-            high = v2(high.x.max(q.x), high.y.max(q.y));
-        }
-    }
-    (low, high)
+    let bones = hand.bones.iter().filter(|b| b.class != RADIUS && b.class != ULNA);
+    let [x0, y0, x1, y1] = bounding_box(bones.flat_map(|b| b.shape.outline(48)).map(|p| t.point(p)), 0.0);
+    (v2(x0, y0), v2(x1, y1))
 }
 
 /// Sutherland-Hodgman clipping of a closed polygon to the square [0, max]².

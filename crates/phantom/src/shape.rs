@@ -6,7 +6,7 @@
 //! marrow, so the projected density peaks just inside the outline (the bright cortical rim) and
 //! dips along the middle (the darker medulla).
 
-use crate::geometry::{Frame, Similarity, Vec2, v2};
+use crate::geometry::{Frame, Similarity, Vec2, bounding_box, v2};
 
 /// A long bone (metacarpal, phalanx, radius, ulna) along the `u` axis of its frame, from its
 /// proximal end (`u = 0`) to its distal end (`u = length`).
@@ -329,14 +329,9 @@ impl Shape {
 
 /// Inclusive pixel bounds of some points, grown by `margin`, clipped to the image.
 pub fn bounds_of(points: impl Iterator<Item = Vec2>, margin: f64, size: usize) -> Option<[usize; 4]> {
-    let (mut x0, mut y0, mut x1, mut y1) =
-        (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
-    for p in points {
-        (x0, y0, x1, y1) = (x0.min(p.x), y0.min(p.y), x1.max(p.x), y1.max(p.y));
-    }
+    let [x0, y0, x1, y1] = bounding_box(points, margin);
     let max = size as f64 - 1.0;
-    let (x0, y0, x1, y1) =
-        ((x0 - margin).max(0.0), (y0 - margin).max(0.0), (x1 + margin).min(max), (y1 + margin).min(max));
+    let (x0, y0, x1, y1) = (x0.max(0.0), y0.max(0.0), x1.min(max), y1.min(max));
     (x0 <= x1 && y0 <= y1).then(|| [x0 as usize, y0 as usize, x1.ceil() as usize, y1.ceil() as usize])
 }
 

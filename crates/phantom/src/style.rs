@@ -26,7 +26,7 @@ pub enum Factor {
     /// (concave phalanx bases, round heads, waisted shafts, faceted carpals, the radius'
     /// concave joint surface and the ulna's domed head).
     Bone,
-    /// Soft-tissue thickness.
+    /// Soft-tissue thickness, the fingertip pulp and sharp skin edges.
     Tissue,
     /// Young children to old adults: ossification centres, growth plates, osteopenia.
     Age,

@@ -344,7 +344,7 @@ fn the_wide_phantom_varies_every_factor_and_records_it() {
     assert!(thumb_high - thumb_low > 15.0, "thumb {thumb_low}-{thumb_high}");
     let varied =
         ["noise", "blur_px", "exposure", "cortex", "density", "trabecular", "joint_cup", "shaft_waist"];
-    for name in varied.into_iter().chain(["carpal_facets", "tissue"]) {
+    for name in varied.into_iter().chain(["carpal_facets", "tissue", "pulp"]) {
         let (low, high) = range(&column(&truth, name));
         assert!(high > low, "{name} varies: {low}-{high}");
     }
