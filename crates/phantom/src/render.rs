@@ -28,6 +28,8 @@ const TISSUE_MU: f64 = 0.6;
 const TISSUE_POWER: f64 = 0.45;
 /// How much the palm's corners are rounded with sharp skin, in `L` (a few millimetres).
 const PALM_ROUNDING: f64 = 0.04;
+/// Over how much of a finger the palm's thickness runs out, in `L` (the web, about 15 mm).
+const WEB: f64 = 0.25;
 /// Rows per parallel work item.
 const BAND: usize = 32;
 
@@ -63,16 +65,21 @@ impl Grid {
         let (size, unit) = (scene.size, scene.unit);
         let cell =
             if scene.sharp_skin { (size as f64 / 1024.0).max(1.0) } else { (size as f64 / 256.0).max(2.0) };
-        let palm = PalmOutline::new(&scene.palm, unit, if scene.sharp_skin { PALM_ROUNDING } else { 0.0 });
+        let palm = PalmOutline::new(&scene.palm, unit, scene.sharp_skin);
         let flesh: Vec<(&Capsule, [f64; 4])> =
             scene.flesh.iter().map(|c| (c, bounding_box([c.a, c.b], c.radius))).collect();
         let grid = Grid::new(size, cell, |p| {
-            let palm = palm.thickness(p) * scene.tissue;
-            let chord = flesh
+            // The thickest capsule's chord, and how deep inside a capsule the point lies (1 on
+            // its axis, 0 at its skin).
+            let (chord, depth) = flesh
                 .iter()
                 .filter(|&&(_, bounds)| within(p, bounds))
-                .map(|(c, _)| chord(p, c))
-                .fold(palm, f64::max);
+                .map(|(c, _)| {
+                    let chord = chord(p, c);
+                    (chord, chord / c.radius)
+                })
+                .fold((0.0, 0.0), |(chord, depth), (c, d)| (f64::max(chord, c), f64::max(depth, d)));
+            let chord = chord.max(palm.thickness(p, depth) * scene.tissue);
             if chord == 0.0 { 0.0 } else { (TISSUE_MU * (chord / unit).powf(TISSUE_POWER)) as f32 }
         });
         Grid { values: box_blur(&grid.values, grid.cols), ..grid }
@@ -100,26 +107,22 @@ struct PalmOutline {
     /// Nothing outside these pixel bounds is palm.
     bounds: [f64; 4],
     unit: f64,
-    /// Softness of the corners in pixels (0: the classic phantom's sharp polygon).
-    softness: f64,
+    /// Skin as sharp as a detector shows it: rounded corners, and the palm's edge under a finger
+    /// or the forearm is a gentle slope rather than skin (the classic phantom's blur hid both).
+    sharp_skin: bool,
 }
 
 impl PalmOutline {
-    /// `rounding` (in `L`) rounds the outline's corners, which sharp skin would show.
-    fn new(palm: &[Vec2], unit: f64, rounding: f64) -> PalmOutline {
+    fn new(palm: &[Vec2], unit: f64, sharp_skin: bool) -> PalmOutline {
         let pairs = || palm.iter().zip(palm.iter().cycle().skip(1));
         let orientation = pairs().map(|(a, b)| a.x * b.y - b.x * a.y).sum::<f64>().signum();
         let edges = pairs().map(|(&a, &b)| (a, (b - a).perp(), (b - a).length())).collect();
-        PalmOutline {
-            edges,
-            orientation,
-            bounds: bounding_box(palm.iter().copied(), 0.0),
-            unit,
-            softness: rounding * unit,
-        }
+        PalmOutline { edges, orientation, bounds: bounding_box(palm.iter().copied(), 0.0), unit, sharp_skin }
     }
 
-    fn thickness(&self, p: Vec2) -> f64 {
+    /// The thickness at `p`, which lies `depth` deep in a finger's or the forearm's flesh (0
+    /// outside, 1 on its axis).
+    fn thickness(&self, p: Vec2, depth: f64) -> f64 {
         if !within(p, self.bounds) {
             return 0.0;
         }
@@ -127,16 +130,20 @@ impl PalmOutline {
         let to_edges =
             || self.edges.iter().map(|&(a, perp, length)| self.orientation * (p - a).dot(perp) / length);
         let nearest = to_edges().fold(f64::INFINITY, f64::min);
-        let inside = if self.softness > 0.0 {
-            // A soft minimum: where two edges are near, as at a corner, the outline cuts inside.
-            // Edges farther than 12 softnesses beyond the nearest add under 1e-5 and are skipped.
-            let near = to_edges().map(|d| (d - nearest) / self.softness).filter(|&excess| excess < 12.0);
-            nearest - self.softness * near.map(|excess| (-excess).exp()).sum::<f64>().ln()
-        } else {
-            nearest
-        };
-        let rim = 0.18 * self.unit;
-        0.36 * self.unit * (inside / rim).clamp(0.0, 1.0).sqrt()
+        let full = 0.36 * self.unit;
+        if !self.sharp_skin {
+            return full * (nearest / (0.18 * self.unit)).clamp(0.0, 1.0).sqrt();
+        }
+        // A soft minimum rounds the corners: where two edges are near, the outline cuts inside.
+        // Edges farther than 12 softnesses beyond the nearest add under 1e-5 and are skipped.
+        let softness = PALM_ROUNDING * self.unit;
+        let near = to_edges().map(|d| (d - nearest) / softness).filter(|&excess| excess < 12.0);
+        let inside = nearest - softness * near.map(|excess| (-excess).exp()).sum::<f64>().ln();
+        let skin = (inside / (0.18 * self.unit)).clamp(0.0, 1.0).sqrt();
+        // Under a finger's flesh the palm thins into the finger over the web's length; the
+        // deeper in the finger, the more of that slope, so the two meet without a step.
+        let slope = (inside / (WEB * self.unit)).clamp(0.0, 1.0);
+        full * (skin + (slope - skin) * depth)
     }
 }
 
