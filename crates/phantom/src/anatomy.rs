@@ -252,6 +252,15 @@ pub struct Capsule {
     pub radius: f64,
 }
 
+impl Capsule {
+    /// Distance from `p` to the capsule's axis segment (inside where under `radius`).
+    pub fn axis_distance(&self, p: Vec2) -> f64 {
+        let ab = self.b - self.a;
+        let t = ((p - self.a).dot(ab) / ab.dot(ab).max(1e-12)).clamp(0.0, 1.0);
+        (p - (self.a + ab * t)).length()
+    }
+}
+
 /// A finger segment where a ring or a nail can sit: its axis and the flesh radius around it.
 #[derive(Clone, Copy, Debug)]
 pub struct Site {
@@ -684,13 +693,7 @@ mod tests {
 
     /// How far past each digit's distal phalanx its flesh reaches along the phalanx's axis.
     fn pulp_reach(hand: &Hand) -> [f64; 5] {
-        let in_flesh = |p: Vec2| {
-            hand.flesh.iter().any(|c| {
-                let ab = c.b - c.a;
-                let t = ((p - c.a).dot(ab) / ab.dot(ab).max(1e-12)).clamp(0.0, 1.0);
-                (p - (c.a + ab * t)).length() < c.radius
-            })
-        };
+        let in_flesh = |p: Vec2| hand.flesh.iter().any(|c| c.axis_distance(p) < c.radius);
         hand.nail_sites.map(|site| {
             let direction = (site.end - site.start).normalized();
             let mut reach = 0.0;

@@ -130,16 +130,16 @@ impl PalmOutline {
         let to_edges =
             || self.edges.iter().map(|&(a, perp, length)| self.orientation * (p - a).dot(perp) / length);
         let nearest = to_edges().fold(f64::INFINITY, f64::min);
-        let full = 0.36 * self.unit;
+        let (full, rim) = (0.36 * self.unit, 0.18 * self.unit);
         if !self.sharp_skin {
-            return full * (nearest / (0.18 * self.unit)).clamp(0.0, 1.0).sqrt();
+            return full * (nearest / rim).clamp(0.0, 1.0).sqrt();
         }
         // A soft minimum rounds the corners: where two edges are near, the outline cuts inside.
         // Edges farther than 12 softnesses beyond the nearest add under 1e-5 and are skipped.
         let softness = PALM_ROUNDING * self.unit;
         let near = to_edges().map(|d| (d - nearest) / softness).filter(|&excess| excess < 12.0);
         let inside = nearest - softness * near.map(|excess| (-excess).exp()).sum::<f64>().ln();
-        let skin = (inside / (0.18 * self.unit)).clamp(0.0, 1.0).sqrt();
+        let skin = (inside / rim).clamp(0.0, 1.0).sqrt();
         // Under a finger's flesh the palm thins into the finger over the web's length; the
         // deeper in the finger, the more of that slope, so the two meet without a step.
         let slope = (inside / (WEB * self.unit)).clamp(0.0, 1.0);
@@ -149,9 +149,7 @@ impl PalmOutline {
 
 /// Half the chord through a cylinder of flesh around the capsule's axis.
 fn chord(p: Vec2, c: &Capsule) -> f64 {
-    let ab = c.b - c.a;
-    let t = ((p - c.a).dot(ab) / ab.dot(ab).max(1e-12)).clamp(0.0, 1.0);
-    let d = (p - (c.a + ab * t)).length();
+    let d = c.axis_distance(p);
     (c.radius * c.radius - d * d).max(0.0).sqrt()
 }
 
