@@ -285,8 +285,9 @@ pub struct Hand {
     pub radius_axis: Frame,
     /// Soft-tissue thickness relative to the average.
     pub tissue: f64,
-    /// Skin edges as sharp as a detector shows them (see [`HandPose::pulp`]).
-    pub sharp_skin: bool,
+    /// Flesh as a detector shows it (see [`HandPose::pulp`]): sharp skin, and fingers and forearm
+    /// as round as they are, brightest on their axis and fading to the skin.
+    pub real_flesh: bool,
 }
 
 fn long_bone(
@@ -577,7 +578,7 @@ impl<'a> Builder<'a> {
             nail_sites: self.nail_sites,
             radius_axis: Frame::along(radius_end, -radius_dir),
             tissue: pose.tissue,
-            sharp_skin: pose.pulp.is_some(),
+            real_flesh: pose.pulp.is_some(),
         }
     }
 }
@@ -707,10 +708,10 @@ mod tests {
     #[test]
     fn the_fingertip_pulp_ends_a_few_millimetres_past_the_bone() {
         let classic = build(&HandPose::neutral());
-        assert!(!classic.sharp_skin);
+        assert!(!classic.real_flesh);
         assert!(pulp_reach(&classic).iter().all(|&r| r > 0.18), "classic: {:?}", pulp_reach(&classic));
         let real = build(&HandPose { pulp: Some(0.09), ..HandPose::neutral() });
-        assert!(real.sharp_skin);
+        assert!(real.real_flesh);
         for (digit, reach) in pulp_reach(&real).into_iter().enumerate() {
             assert!((reach - 0.09).abs() < 0.002, "digit {digit}: the flesh reaches {reach} past the bone");
         }

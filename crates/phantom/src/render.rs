@@ -24,8 +24,13 @@ const THICKNESS_POWER: f64 = 0.4;
 const SESAMOID_MU: f64 = 0.9;
 /// Carpals are spongy bone with a thin cortex: less dense than the long bones' shafts.
 const CARPAL_MU: f64 = 1.8;
-const TISSUE_MU: f64 = 0.6;
-const TISSUE_POWER: f64 = 0.45;
+/// Soft tissue's attenuation grows with the chord through it as `mu * chord^power`. The classic
+/// phantom's low power made every finger a flat band and the palm as bright as a finger; real
+/// flesh, closer to linear, shows a finger brightest on its axis and fading to the skin, and the
+/// thicker palm and forearm brighter than the fingers. Its `mu` keeps a finger's axis (a chord
+/// of 0.17 L) as bright as before.
+const TISSUE: Attenuation = Attenuation { mu: 0.6, power: 0.45 };
+const REAL_FLESH: Attenuation = Attenuation { mu: 1.02, power: 0.75 };
 /// How much the palm's corners are rounded with sharp skin, in `L` (a few millimetres).
 const PALM_ROUNDING: f64 = 0.04;
 /// Over how much of a finger the palm's thickness runs out, in `L` (the web, about 15 mm).
@@ -64,8 +69,9 @@ impl Grid {
     fn tissue(scene: &Scene) -> Grid {
         let (size, unit) = (scene.size, scene.unit);
         let cell =
-            if scene.sharp_skin { (size as f64 / 1024.0).max(1.0) } else { (size as f64 / 256.0).max(2.0) };
-        let palm = PalmOutline::new(&scene.palm, unit, scene.sharp_skin);
+            if scene.real_flesh { (size as f64 / 1024.0).max(1.0) } else { (size as f64 / 256.0).max(2.0) };
+        let palm = PalmOutline::new(&scene.palm, unit, scene.real_flesh);
+        let flesh_attenuation = if scene.real_flesh { REAL_FLESH } else { TISSUE };
         let flesh: Vec<(&Capsule, [f64; 4])> =
             scene.flesh.iter().map(|c| (c, bounding_box([c.a, c.b], c.radius))).collect();
         let grid = Grid::new(size, cell, |p| {
@@ -80,7 +86,7 @@ impl Grid {
                 })
                 .fold((0.0, 0.0), |(chord, depth), (c, d)| (f64::max(chord, c), f64::max(depth, d)));
             let chord = chord.max(palm.thickness(p, depth) * scene.tissue);
-            if chord == 0.0 { 0.0 } else { (TISSUE_MU * (chord / unit).powf(TISSUE_POWER)) as f32 }
+            if chord == 0.0 { 0.0 } else { flesh_attenuation.of(chord / unit) as f32 }
         });
         Grid { values: box_blur(&grid.values, grid.cols), ..grid }
     }
@@ -109,15 +115,15 @@ struct PalmOutline {
     unit: f64,
     /// Skin as sharp as a detector shows it: rounded corners, and the palm's edge under a finger
     /// or the forearm is a gentle slope rather than skin (the classic phantom's blur hid both).
-    sharp_skin: bool,
+    real_flesh: bool,
 }
 
 impl PalmOutline {
-    fn new(palm: &[Vec2], unit: f64, sharp_skin: bool) -> PalmOutline {
+    fn new(palm: &[Vec2], unit: f64, real_flesh: bool) -> PalmOutline {
         let pairs = || palm.iter().zip(palm.iter().cycle().skip(1));
         let orientation = pairs().map(|(a, b)| a.x * b.y - b.x * a.y).sum::<f64>().signum();
         let edges = pairs().map(|(&a, &b)| (a, (b - a).perp(), (b - a).length())).collect();
-        PalmOutline { edges, orientation, bounds: bounding_box(palm.iter().copied(), 0.0), unit, sharp_skin }
+        PalmOutline { edges, orientation, bounds: bounding_box(palm.iter().copied(), 0.0), unit, real_flesh }
     }
 
     /// The thickness at `p`, which lies `depth` deep in a finger's or the forearm's flesh (0
@@ -131,7 +137,7 @@ impl PalmOutline {
             || self.edges.iter().map(|&(a, perp, length)| self.orientation * (p - a).dot(perp) / length);
         let nearest = to_edges().fold(f64::INFINITY, f64::min);
         let (full, rim) = (0.36 * self.unit, 0.18 * self.unit);
-        if !self.sharp_skin {
+        if !self.real_flesh {
             return full * (nearest / rim).clamp(0.0, 1.0).sqrt();
         }
         // A soft minimum rounds the corners: where two edges are near, the outline cuts inside.
@@ -144,6 +150,19 @@ impl PalmOutline {
         // deeper in the finger, the more of that slope, so the two meet without a step.
         let slope = (inside / (WEB * self.unit)).clamp(0.0, 1.0);
         full * (skin + (slope - skin) * depth)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Attenuation {
+    mu: f64,
+    power: f64,
+}
+
+impl Attenuation {
+    /// The attenuation of a chord of this length, in `L`.
+    fn of(self, chord: f64) -> f64 {
+        self.mu * chord.powf(self.power)
     }
 }
 
@@ -580,5 +599,44 @@ fn foreign_attenuation(f: &Foreign, p: Vec2, speckle: &Grid) -> f64 {
             });
             if hit { 2.8 * thread } else { 0.0 }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use boneseg_contract::PersonId;
+
+    use super::*;
+    use crate::person::{Person, Rates};
+    use crate::style::{Factor, Style};
+
+    /// The soft tissue across the top-most finger's flesh at its middle, from its axis out to
+    /// 0.9 of its radius, relative to the axis; and the palm's middle relative to that axis.
+    fn finger_profile(style: Style) -> (f64, f64) {
+        let rates = Rates { outlier: 0.0, rotated: 0.0, bent: 0.0 };
+        let mut rng = Rng::new(11);
+        let person = Person::draw(PersonId(1), rates, style, &mut rng);
+        let plan = ImagePlan::draw(&person, 0, rates, style, &mut rng);
+        let scene = Scene::layout(&person, &plan, 1024);
+        let grid = Grid::tissue(&scene);
+        let middle = |c: &Capsule| (c.a + c.b) * 0.5;
+        let tip = scene.flesh.iter().min_by(|a, b| middle(a).y.total_cmp(&middle(b).y)).unwrap();
+        let across = (tip.b - tip.a).perp().normalized() * tip.radius;
+        let at = |p: Vec2| grid.at(p.x, p.y);
+        let axis = at(middle(tip));
+        let palm = scene.palm.iter().fold(v2(0.0, 0.0), |sum, &p| sum + p) * (1.0 / scene.palm.len() as f64);
+        (at(middle(tip) + across * 0.9) / axis, at(palm) / axis)
+    }
+
+    #[test]
+    fn real_flesh_is_round_fading_from_a_fingers_axis_to_its_skin() {
+        let (classic_edge, classic_palm) = finger_profile(Style::classic());
+        let (real_edge, real_palm) = finger_profile(Style::classic().with(Factor::Tissue));
+        assert!(classic_edge > 0.68, "classic: {classic_edge} of the axis' attenuation near the skin");
+        assert!(real_edge < 0.58, "real flesh: {real_edge} of the axis' attenuation near the skin");
+        assert!(
+            real_palm > classic_palm + 0.2,
+            "the palm: {real_palm} a finger's axis (classic {classic_palm})"
+        );
     }
 }

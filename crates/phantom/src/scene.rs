@@ -55,8 +55,9 @@ pub struct Scene {
     pub foreign: Vec<Foreign>,
     /// Soft-tissue thickness relative to the average.
     pub tissue: f64,
-    /// Skin edges as sharp as a detector shows them (see [`crate::anatomy::HandPose::pulp`]).
-    pub sharp_skin: bool,
+    /// Flesh as a detector shows it: sharp skin, round fingers (see
+    /// [`crate::anatomy::Hand::real_flesh`]).
+    pub real_flesh: bool,
     /// The collimator's edges: the exposed field is where every one is non-negative.
     pub shutters: Vec<HalfPlane>,
     pub markers: Vec<Marker>,
@@ -294,7 +295,7 @@ impl Scene {
             palm: hand.palm.iter().map(|&p| t.point(p)).collect(),
             foreign,
             tissue: hand.tissue,
-            sharp_skin: hand.sharp_skin,
+            real_flesh: hand.real_flesh,
             shutters: Vec::new(),
             markers: Vec::new(),
             span: 0.0,
