@@ -276,6 +276,9 @@ pub struct Hand {
     /// Unlabelled small bones (sesamoids at the thumb), as in real radiographs.
     pub sesamoids: Vec<Shape>,
     pub flesh: Vec<Capsule>,
+    /// Adjacent fingers' proximal flesh, whose skins the web joins with a rounded fold (real
+    /// flesh only: none in the classic phantom).
+    pub webs: Vec<[Capsule; 2]>,
     /// The palm's soft tissue: a convex polygon, counter-clockwise.
     pub palm: Vec<Vec2>,
     /// Per digit: the proximal phalanx (ring site) and the distal phalanx (nail site).
@@ -569,10 +572,16 @@ impl<'a> Builder<'a> {
         let wrist = [self.deviate(v2(-0.5, -0.45), 0.5), self.deviate(v2(0.45, -0.45), 0.5)];
         self.palm_points.extend(wrist.into_iter().chain(lower));
         self.flesh.push(Capsule { a: v2(-0.04, -0.6), b: v2(-0.04, below), radius: forearm_radius });
+        let proximal = self.ring_sites.map(|s| Capsule { a: s.start, b: s.end, radius: s.radius });
+        let webs = match pose.pulp {
+            Some(_) => (1..4).map(|finger| [proximal[finger], proximal[finger + 1]]).collect(),
+            None => Vec::new(),
+        };
         Hand {
             bones: self.bones,
             sesamoids: self.sesamoids,
             flesh: self.flesh,
+            webs,
             palm: convex_hull(self.palm_points),
             ring_sites: self.ring_sites,
             nail_sites: self.nail_sites,
@@ -708,10 +717,11 @@ mod tests {
     #[test]
     fn the_fingertip_pulp_ends_a_few_millimetres_past_the_bone() {
         let classic = build(&HandPose::neutral());
-        assert!(!classic.real_flesh);
+        assert!(!classic.real_flesh && classic.webs.is_empty());
         assert!(pulp_reach(&classic).iter().all(|&r| r > 0.18), "classic: {:?}", pulp_reach(&classic));
         let real = build(&HandPose { pulp: Some(0.09), ..HandPose::neutral() });
         assert!(real.real_flesh);
+        assert_eq!(real.webs.len(), 3, "a web between each pair of adjacent fingers");
         for (digit, reach) in pulp_reach(&real).into_iter().enumerate() {
             assert!((reach - 0.09).abs() < 0.002, "digit {digit}: the flesh reaches {reach} past the bone");
         }

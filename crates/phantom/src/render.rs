@@ -35,6 +35,10 @@ const REAL_FLESH: Attenuation = Attenuation { mu: 1.02, power: 0.75 };
 const PALM_ROUNDING: f64 = 0.04;
 /// Over how much of a finger the palm's thickness runs out, in `L` (the web, about 15 mm).
 const WEB: f64 = 0.25;
+/// The width of the web's fold between two fingers, in `L`: it closes the gap where they part
+/// while that is narrower than half of it (about 1 cm), about a third of the way up the
+/// proximal phalanges for fingers spread 20 degrees apart.
+const FOLD: f64 = 0.3;
 /// Rows per parallel work item.
 const BAND: usize = 32;
 
@@ -74,6 +78,12 @@ impl Grid {
         let flesh_attenuation = if scene.real_flesh { REAL_FLESH } else { TISSUE };
         let flesh: Vec<(&Capsule, [f64; 4])> =
             scene.flesh.iter().map(|c| (c, bounding_box([c.a, c.b], c.radius))).collect();
+        let webs: Vec<(&[Capsule; 2], [f64; 4])> = scene
+            .webs
+            .iter()
+            .map(|w| (w, bounding_box([w[0].a, w[0].b, w[1].a, w[1].b], w[0].radius.max(w[1].radius))))
+            .collect();
+        let fold = FOLD * unit;
         let grid = Grid::new(size, cell, |p| {
             // The thickest capsule's chord, and how deep inside a capsule the point lies (1 on
             // its axis, 0 at its skin).
@@ -85,7 +95,12 @@ impl Grid {
                     (chord, chord / c.radius)
                 })
                 .fold((0.0, 0.0), |(chord, depth), (c, d)| (f64::max(chord, c), f64::max(depth, d)));
-            let chord = chord.max(palm.thickness(p, depth) * scene.tissue);
+            let web = webs
+                .iter()
+                .filter(|&&(_, bounds)| within(p, bounds))
+                .map(|(pair, _)| web_chord(p, pair, fold))
+                .fold(0.0, f64::max);
+            let chord = chord.max(web).max(palm.thickness(p, depth) * scene.tissue);
             if chord == 0.0 { 0.0 } else { flesh_attenuation.of(chord / unit) as f32 }
         });
         Grid { values: box_blur(&grid.values, grid.cols), ..grid }
@@ -170,6 +185,19 @@ impl Attenuation {
 fn chord(p: Vec2, c: &Capsule) -> f64 {
     let d = c.axis_distance(p);
     (c.radius * c.radius - d * d).max(0.0).sqrt()
+}
+
+/// Half the chord through two fingers' flesh joined by the web: their skins meet in a rounded
+/// fold where they part (a smooth minimum, over `fold`, of their distances to the skin: it
+/// fills gaps narrower than `fold / 2`), and the flesh under that joined skin is as thick as a
+/// finger's at that depth.
+fn web_chord(p: Vec2, [first, second]: &[Capsule; 2], fold: f64) -> f64 {
+    let (d1, d2) = (first.axis_distance(p) - first.radius, second.axis_distance(p) - second.radius);
+    let blend = (1.0 - (d1 - d2).abs() / fold).max(0.0);
+    let to_skin = d1.min(d2) - blend * blend * fold / 4.0;
+    let radius = 0.5 * (first.radius + second.radius);
+    let from_axis = (radius + to_skin).max(0.0);
+    (radius * radius - from_axis * from_axis).max(0.0).sqrt()
 }
 
 fn box_blur(grid: &[f32], cols: usize) -> Vec<f32> {
@@ -626,6 +654,32 @@ mod tests {
         let axis = at(middle(tip));
         let palm = scene.palm.iter().fold(v2(0.0, 0.0), |sum, &p| sum + p) * (1.0 / scene.palm.len() as f64);
         (at(middle(tip) + across * 0.9) / axis, at(palm) / axis)
+    }
+
+    #[test]
+    fn the_web_joins_parting_fingers_in_a_rounded_fold_near_their_base_only() {
+        // Two fingers 0.2 apart at their base, parting by 20 degrees, flesh radius 0.17.
+        let finger = |x: f64, tilt: f64| {
+            let a = v2(x, 0.0);
+            Capsule { a, b: a + Vec2::from_tilt(tilt), radius: 0.17 }
+        };
+        let pair = [finger(-0.1, 10.0), finger(0.1, -10.0)];
+        let apart = |p: Vec2| pair.iter().map(|c| chord(p, c)).fold(0.0, f64::max);
+        // Up the gap between them: where their own flesh ends, the fold still has some; far
+        // up, neither has any.
+        let gap = (1..100).map(|i| v2(0.0, 0.01 * i as f64)).find(|&p| apart(p) == 0.0).unwrap();
+        assert!(
+            web_chord(gap + v2(0.0, 0.05), &pair, FOLD) > 0.05,
+            "no web just past where the fingers part"
+        );
+        assert_eq!(
+            web_chord(gap + v2(0.0, 0.5), &pair, FOLD),
+            0.0,
+            "the web closes the gap far up the fingers"
+        );
+        // Inside a finger the web is never thinner than the finger's own flesh.
+        let inside = v2(-0.1, 0.3);
+        assert!(web_chord(inside, &pair, FOLD) >= apart(inside));
     }
 
     #[test]

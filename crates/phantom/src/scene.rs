@@ -51,6 +51,8 @@ pub struct Scene {
     pub bones: Vec<Bone>,
     pub sesamoids: Vec<Shape>,
     pub flesh: Vec<Capsule>,
+    /// Adjacent fingers' proximal flesh, joined by the web ([`crate::anatomy::Hand::webs`]).
+    pub webs: Vec<[Capsule; 2]>,
     pub palm: Vec<Vec2>,
     pub foreign: Vec<Foreign>,
     /// Soft-tissue thickness relative to the average.
@@ -248,6 +250,7 @@ impl Scene {
         unit: f64,
     ) -> Scene {
         let site = |s: &Site| Site { start: t.point(s.start), end: t.point(s.end), radius: s.radius * unit };
+        let capsule = |c: &Capsule| Capsule { a: t.point(c.a), b: t.point(c.b), radius: c.radius * unit };
         let mut foreign = Vec::new();
         if let Some((hand_index, digits)) = &person.rings
             && *hand_index == plan.hand
@@ -287,11 +290,8 @@ impl Scene {
                 .map(|b| Bone { class: b.class, shape: b.shape.transformed(t), density: b.density })
                 .collect(),
             sesamoids: hand.sesamoids.iter().map(|s| s.transformed(t)).collect(),
-            flesh: hand
-                .flesh
-                .iter()
-                .map(|c| Capsule { a: t.point(c.a), b: t.point(c.b), radius: c.radius * unit })
-                .collect(),
+            flesh: hand.flesh.iter().map(capsule).collect(),
+            webs: hand.webs.iter().map(|pair| pair.map(|c| capsule(&c))).collect(),
             palm: hand.palm.iter().map(|&p| t.point(p)).collect(),
             foreign,
             tissue: hand.tissue,

@@ -26,8 +26,8 @@ pub enum Factor {
     /// (concave phalanx bases, round heads, waisted shafts, faceted carpals, the radius'
     /// concave joint surface and the ulna's domed head).
     Bone,
-    /// Soft-tissue thickness, the fingertip pulp, sharp skin edges and round fingers (flesh
-    /// brightest on a finger's axis, fading to its skin).
+    /// Soft-tissue thickness, the fingertip pulp, sharp skin edges, round fingers (flesh
+    /// brightest on a finger's axis, fading to its skin) and the webs between them.
     Tissue,
     /// Young children to old adults: ossification centres, growth plates, osteopenia.
     Age,
