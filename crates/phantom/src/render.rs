@@ -33,12 +33,12 @@ const TISSUE: Attenuation = Attenuation { mu: 0.6, power: 0.45 };
 const REAL_FLESH: Attenuation = Attenuation { mu: 1.02, power: 0.75 };
 /// How much the palm's corners are rounded with sharp skin, in `L` (a few millimetres).
 const PALM_ROUNDING: f64 = 0.04;
-/// Over how much of a finger the palm's thickness runs out, in `L` (the web, about 15 mm).
-const WEB: f64 = 0.25;
+/// Over how much of a finger the palm's thickness runs out, in `L` (about 15 mm).
+const PALM_RUNOUT: f64 = 0.25;
 /// The width of the web's fold between two fingers, in `L`: it closes the gap where they part
 /// while that is narrower than half of it (about 1 cm), about a third of the way up the
 /// proximal phalanges for fingers spread 20 degrees apart.
-const FOLD: f64 = 0.3;
+const WEB_FOLD: f64 = 0.3;
 /// Rows per parallel work item.
 const BAND: usize = 32;
 
@@ -83,7 +83,7 @@ impl Grid {
             .iter()
             .map(|w| (w, bounding_box([w[0].a, w[0].b, w[1].a, w[1].b], w[0].radius.max(w[1].radius))))
             .collect();
-        let fold = FOLD * unit;
+        let fold = WEB_FOLD * unit;
         let grid = Grid::new(size, cell, |p| {
             // The thickest capsule's chord, and how deep inside a capsule the point lies (1 on
             // its axis, 0 at its skin).
@@ -161,9 +161,9 @@ impl PalmOutline {
         let near = to_edges().map(|d| (d - nearest) / softness).filter(|&excess| excess < 12.0);
         let inside = nearest - softness * near.map(|excess| (-excess).exp()).sum::<f64>().ln();
         let skin = (inside / rim).clamp(0.0, 1.0).sqrt();
-        // Under a finger's flesh the palm thins into the finger over the web's length; the
+        // Under a finger's flesh the palm thins into the finger over `PALM_RUNOUT`; the
         // deeper in the finger, the more of that slope, so the two meet without a step.
-        let slope = (inside / (WEB * self.unit)).clamp(0.0, 1.0);
+        let slope = (inside / (PALM_RUNOUT * self.unit)).clamp(0.0, 1.0);
         full * (skin + (slope - skin) * depth)
     }
 }
@@ -669,17 +669,17 @@ mod tests {
         // up, neither has any.
         let gap = (1..100).map(|i| v2(0.0, 0.01 * i as f64)).find(|&p| apart(p) == 0.0).unwrap();
         assert!(
-            web_chord(gap + v2(0.0, 0.05), &pair, FOLD) > 0.05,
+            web_chord(gap + v2(0.0, 0.05), &pair, WEB_FOLD) > 0.05,
             "no web just past where the fingers part"
         );
         assert_eq!(
-            web_chord(gap + v2(0.0, 0.5), &pair, FOLD),
+            web_chord(gap + v2(0.0, 0.5), &pair, WEB_FOLD),
             0.0,
             "the web closes the gap far up the fingers"
         );
         // Inside a finger the web is never thinner than the finger's own flesh.
         let inside = v2(-0.1, 0.3);
-        assert!(web_chord(inside, &pair, FOLD) >= apart(inside));
+        assert!(web_chord(inside, &pair, WEB_FOLD) >= apart(inside));
     }
 
     #[test]
