@@ -10,8 +10,8 @@
 # with each of them switched on (`classic+F`), to say what training with a factor buys; its column
 # beside the classic one shows it, on the factor's own held-out set and on the wide phantom.
 # 40 people at 512² make 64 training images, 16 steps an epoch: 40 epochs are 640 steps.
-# All train with the demo's budget overrides (Dice alone, lr 3e-3; crates/cli/src/commands/demo.rs):
-# with quick-cpu's own BCE + Dice the wide model predicted no bone for its first 160+ steps.
+# All train quick-cpu from scratch with configs/phantom-transfer.toml's loss and rate (Dice alone,
+# lr 3e-3): with quick-cpu's own BCE + Dice the wide model predicted no bone for its first 160+ steps.
 # Two runs train side by side (their results do not depend on it; their minutes do).
 # Prints one CSV row per held-out set: its name, then each model's mean dice on it.
 set -euo pipefail

