@@ -119,6 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         show::run(show::Args {
             image: entry.image.clone(),
             labels: entry.label.clone(),
+            pred: None,
             out,
             max_size: 1024,
             fill: 0.35,

@@ -1,8 +1,10 @@
-//! `boneseg show`: an image with its labels drawn in class colours.
+//! `boneseg show`: an image with its labels, or a model's predicted masks, drawn in class colours.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+use boneseg_contract::submission::Submission;
 use boneseg_data::image_io::{read_gray, write_rgb_png};
 use boneseg_report::{OverlayOptions, overlay};
 
@@ -12,9 +14,13 @@ use super::{FillArgs, image_masks};
 pub struct Args {
     /// The radiograph (PNG).
     pub image: PathBuf,
-    /// Its label file (JSON); without it the image is drawn alone.
+    /// Its label file (JSON); without it (or --pred) the image is drawn alone.
     #[arg(long)]
     pub labels: Option<PathBuf>,
+    /// A submission (CSV, e.g. from `boneseg predict`) whose rows for this image's file name are
+    /// drawn: what a model finds on an image that has no labels, such as a real radiograph.
+    #[arg(long, conflicts_with = "labels")]
+    pub pred: Option<PathBuf>,
     /// Output PNG.
     #[arg(long)]
     pub out: PathBuf,
@@ -30,10 +36,31 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let image = read_gray(&args.image)?;
-    let masks =
-        args.labels.as_ref().map(|path| image_masks(&image, path, args.fill_rule.options())).transpose()?;
+    let masks = match (&args.labels, &args.pred) {
+        (Some(labels), _) => Some(image_masks(&image, labels, args.fill_rule.options())?),
+        (None, Some(pred)) => Some(predicted_masks(&args.image, &image, pred)?),
+        (None, None) => None,
+    };
     let options = OverlayOptions { fill: args.fill, max_side: (args.max_size > 0).then_some(args.max_size) };
     write_rgb_png(&args.out, &overlay(&image, masks.as_ref(), options))?;
     println!("wrote {}", args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The masks `pred` holds for `image_path`'s file name, at the image's size.
+fn predicted_masks(
+    image_path: &std::path::Path,
+    image: &boneseg_data::image_io::GrayImage,
+    pred: &std::path::Path,
+) -> anyhow::Result<boneseg_contract::ClassMasks> {
+    let name = image_path.file_name().context("the image path has no file name")?.to_string_lossy();
+    let submission = Submission::read(pred)?;
+    let (h, w) = (image.height() as usize, image.width() as usize);
+    submission.image_masks(&name, h, w)?.with_context(|| {
+        format!(
+            "{} has no rows for {name}: pass the submission predicted for this image (its image_name column holds {} image(s))",
+            pred.display(),
+            submission.image_names().len()
+        )
+    })
 }

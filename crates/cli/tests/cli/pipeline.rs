@@ -159,6 +159,47 @@ fn show_draws_images_with_and_without_labels() {
     assert_eq!(image_size(&plain), (256, 256));
 }
 
+/// `show --pred` draws what a submission holds for the image (here the image's own labels turned
+/// into a submission, so it must draw exactly what `--labels` draws), and says so when the
+/// submission has nothing for it.
+#[test]
+fn show_draws_a_submissions_masks_for_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let (image, label) = train_pairs(corpus(), 1).remove(0);
+    let submission_of = |labels: &str, images: &str, name: &str| {
+        let (labels, images, csv) = (corpus().join(labels), corpus().join(images), dir.path().join(name));
+        boneseg(&[
+            "submission",
+            "from-labels",
+            "--labels",
+            s(&labels),
+            "--images",
+            s(&images),
+            "--out",
+            s(&csv),
+        ])
+        .expect(0);
+        csv
+    };
+    let train = submission_of("train/outputs_json", "train/DCM", "train.csv");
+    let draw = |source: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        boneseg(&[&["show", s(&image), "--out", s(&out)][..], source].concat()).expect(0);
+        std::fs::read(out).unwrap()
+    };
+    let from_labels = draw(&["--labels", s(&label)], "labels.png");
+    assert_eq!(draw(&["--pred", s(&train)], "pred.png"), from_labels);
+    assert_ne!(draw(&[], "plain.png"), from_labels);
+
+    let test = submission_of("test_labels", "test/DCM", "test.csv");
+    let name = image.file_name().unwrap().to_str().unwrap();
+    let out = dir.path().join("none.png");
+    boneseg(&["show", s(&image), "--pred", s(&test), "--out", s(&out)])
+        .expect(2)
+        .says(&[&format!("has no rows for {name}"), "4 image(s)"]);
+    assert!(!out.exists());
+}
+
 fn image_size(path: &std::path::Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap();
     (

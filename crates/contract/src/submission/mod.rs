@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 pub use rows::{Row, RowProblem, Rows};
 pub use writer::SubmissionWriter;
 
-use crate::classes::class_index;
-use crate::mask::BitMask;
+use crate::classes::{NUM_CLASSES, class_index};
+use crate::mask::{BitMask, ClassMasks};
 use crate::rle::{self, RleError};
 
 /// The header line.
@@ -97,12 +97,31 @@ impl Submission {
             problem: format!("malformed RLE: {e}"),
         })
     }
+
+    /// The 29 decoded masks of one image (a class without a row stays empty); `Ok(None)` when
+    /// the submission has no row for the image at all.
+    pub fn image_masks(
+        &self,
+        image_name: &str,
+        height: usize,
+        width: usize,
+    ) -> Result<Option<ClassMasks>, SubmissionError> {
+        if !self.entries.keys().any(|(image, _)| image == image_name) {
+            return Ok(None);
+        }
+        let mut masks = ClassMasks::new(height, width);
+        for class in 0..NUM_CLASSES {
+            if let Some(mask) = self.mask(image_name, class, height, width)? {
+                *masks.class_mut(class) = mask;
+            }
+        }
+        Ok(Some(masks))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mask::ClassMasks;
 
     #[test]
     fn written_submissions_read_back() {
@@ -130,6 +149,9 @@ mod tests {
             assert_eq!(&submission.mask("a.png", class, 3, 4).unwrap().unwrap(), masks.class(class));
         }
         assert!(submission.mask("b.png", 0, 3, 4).unwrap().is_none());
+        let image = submission.image_masks("a.png", 3, 4).unwrap().unwrap();
+        assert_eq!(image, masks);
+        assert!(submission.image_masks("b.png", 3, 4).unwrap().is_none());
     }
 
     #[test]
