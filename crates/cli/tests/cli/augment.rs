@@ -1,6 +1,6 @@
 //! `boneseg augment-dataset` and `boneseg augment preview`.
 
-use crate::support::{boneseg, corpus, s};
+use crate::support::{boneseg, corpus, s, submission_from_labels};
 
 #[test]
 fn an_augmented_dataset_is_read_by_check_split_and_score() {
@@ -42,8 +42,7 @@ fn an_augmented_dataset_is_read_by_check_split_and_score() {
 
     let csv = dir.path().join("sub.csv");
     let (labels, images) = (out.join("train/outputs_json"), out.join("train/DCM"));
-    boneseg(&["submission", "from-labels", "--labels", s(&labels), "--images", s(&images), "--out", s(&csv)])
-        .expect(0);
+    submission_from_labels(&labels, &images, &csv).expect(0);
     boneseg(&["score", "--pred", s(&csv), "--labels", s(&labels), "--images", s(&images)])
         .expect(0)
         .says(&["images=21\nmean_dice=1"]);

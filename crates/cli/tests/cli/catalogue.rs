@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Run, boneseg, copy_corpus, file_names, s, train_pairs};
+use crate::support::{Run, boneseg, copy_corpus, file_names, s, submission_from_labels, train_pairs};
 
 /// `submission from-labels` on a dataset's training set, writing into `dir`.
 fn from_labels(data: &Path, out: &Path, extra: &[&str]) -> Run {
@@ -217,9 +217,7 @@ fn symlinked_person_folder() {
     std::os::unix::fs::symlink(&moved, &person).unwrap();
     let out = dir.path().join("sub.csv");
     let labels = data.join("test_labels");
-    boneseg(&["submission", "from-labels", "--labels", s(&labels), "--images", s(&test), "--out", s(&out)])
-        .expect(0)
-        .says(&["4 images"]);
+    submission_from_labels(&labels, &test, &out).expect(0).says(&["4 images"]);
     boneseg(&["submission", "check", s(&out), "--images", s(&test)]).expect(0);
     std::os::unix::fs::symlink(&test, moved.join("loop")).unwrap();
     boneseg(&["data", "check", "--data", s(&data)])
@@ -371,8 +369,7 @@ fn meta_table_unreadable_gender() {
 fn test_submission(data: &Path, dir: &Path) -> (PathBuf, Vec<String>) {
     let csv = dir.join("sub.csv");
     let (labels, images) = (data.join("test_labels"), data.join("test/DCM"));
-    boneseg(&["submission", "from-labels", "--labels", s(&labels), "--images", s(&images), "--out", s(&csv)])
-        .expect(0);
+    submission_from_labels(&labels, &images, &csv).expect(0);
     let lines = std::fs::read_to_string(&csv).unwrap().lines().map(str::to_string).collect();
     (csv, lines)
 }

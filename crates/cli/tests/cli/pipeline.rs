@@ -1,6 +1,8 @@
 //! The main paths: synth, split, from-labels, check, score, show, data check, demo.
 
-use crate::support::{boneseg, boneseg_with_env, copy_corpus, corpus, file_names, s, train_pairs};
+use crate::support::{
+    boneseg, boneseg_with_env, copy_corpus, corpus, file_names, s, submission_from_labels, train_pairs,
+};
 
 #[test]
 fn synth_writes_the_competition_layout() {
@@ -30,9 +32,7 @@ fn a_submission_made_from_labels_scores_exactly_one() {
     let data = corpus();
     let csv = dir.path().join("sub.csv");
     let (labels, images) = (data.join("test_labels"), data.join("test/DCM"));
-    boneseg(&["submission", "from-labels", "--labels", s(&labels), "--images", s(&images), "--out", s(&csv)])
-        .expect(0)
-        .says(&["4 images, 116 rows"]);
+    submission_from_labels(&labels, &images, &csv).expect(0).says(&["4 images, 116 rows"]);
     boneseg(&["submission", "check", s(&csv), "--images", s(&images)])
         .expect(0)
         .says(&["ok: 116 rows for 4 images"]);
@@ -77,8 +77,7 @@ fn folds_keep_people_together_and_score_a_subset() {
 
     let csv = dir.path().join("train.csv");
     let (labels, images) = (data.join("train/outputs_json"), data.join("train/DCM"));
-    boneseg(&["submission", "from-labels", "--labels", s(&labels), "--images", s(&images), "--out", s(&csv)])
-        .expect(0);
+    submission_from_labels(&labels, &images, &csv).expect(0);
     let fold = splits.join("fold0_val.csv");
     boneseg(&[
         "score",
@@ -101,17 +100,7 @@ fn submission_check_reports_seeded_defects_by_line() {
     let data = corpus();
     let (labels, images) = (data.join("test_labels"), data.join("test/DCM"));
     let good = dir.path().join("good.csv");
-    boneseg(&[
-        "submission",
-        "from-labels",
-        "--labels",
-        s(&labels),
-        "--images",
-        s(&images),
-        "--out",
-        s(&good),
-    ])
-    .expect(0);
+    submission_from_labels(&labels, &images, &good).expect(0);
     let text = std::fs::read_to_string(&good).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let image = lines[1].split(',').next().unwrap().to_string();
@@ -168,17 +157,7 @@ fn show_draws_a_submissions_masks_for_an_image() {
     let (image, label) = train_pairs(corpus(), 1).remove(0);
     let submission_of = |labels: &str, images: &str, name: &str| {
         let (labels, images, csv) = (corpus().join(labels), corpus().join(images), dir.path().join(name));
-        boneseg(&[
-            "submission",
-            "from-labels",
-            "--labels",
-            s(&labels),
-            "--images",
-            s(&images),
-            "--out",
-            s(&csv),
-        ])
-        .expect(0);
+        submission_from_labels(&labels, &images, &csv).expect(0);
         csv
     };
     let train = submission_of("train/outputs_json", "train/DCM", "train.csv");

@@ -8,7 +8,7 @@ use boneseg_contract::submission::SubmissionWriter;
 use boneseg_contract::{AnnotationFile, BitMask, ClassMasks, FillRule, NUM_CLASSES, class_index};
 use serde_json::Value;
 
-use crate::support::{boneseg, boneseg_with_ledger, corpus, s};
+use crate::support::{boneseg, boneseg_with_ledger, corpus, s, submission_from_labels};
 
 /// A phantom (6 training and 2 test people, 256²) with many rotated arms and outlier people, plus
 /// two label outliers seeded by hand: one image loses its Pisiform, another gets a middle
@@ -308,17 +308,7 @@ fn the_ledger_lists_and_compares_two_evaluations() {
     let ledger = dir.path().join("ledger.jsonl");
     let (labels, images) = (corpus().join("test_labels"), corpus().join("test/DCM"));
     let perfect = dir.path().join("perfect.csv");
-    boneseg(&[
-        "submission",
-        "from-labels",
-        "--labels",
-        s(&labels),
-        "--images",
-        s(&images),
-        "--out",
-        s(&perfect),
-    ])
-    .expect(0);
+    submission_from_labels(&labels, &images, &perfect).expect(0);
     let degraded = dir.path().join("degraded.csv");
     degraded_submission(&degraded);
     for (pred, out) in [(&perfect, "a"), (&degraded, "b")] {

@@ -64,6 +64,12 @@ pub fn boneseg_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// `boneseg submission from-labels`: the submission of `labels` for `images`, written to `out`
+/// (it scores exactly one).
+pub fn submission_from_labels(labels: &Path, images: &Path, out: &Path) -> Run {
+    boneseg(&["submission", "from-labels", "--labels", s(labels), "--images", s(images), "--out", s(out)])
+}
+
 pub fn s(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
 }
