@@ -11,7 +11,7 @@ pub enum DataError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{}: {what} not found; expected the competition layout (train/DCM, train/outputs_json, test/DCM, meta_data.xlsx)", path.display())]
     MissingFolder { path: PathBuf, what: &'static str },
-    #[error("{}: no .png images found", path.display())]
+    #[error("{}: no images found (.png, .jpg or .jpeg)", path.display())]
     NoImages { path: PathBuf },
     #[error("{}: image without a label file (expected {})", image.display(), expected.display())]
     ImageWithoutLabel { image: PathBuf, expected: PathBuf },
@@ -38,6 +38,8 @@ pub enum DataError {
     },
     #[error("{}: the image is {}x{} but {} is {}x{}; the images of a folder must share one size, and no size is shared by most of them", path.display(), size.0, size.1, other.display(), other_size.0, other_size.1)]
     MixedSizes { path: PathBuf, size: (usize, usize), other: PathBuf, other_size: (usize, usize) },
+    #[error("{}: another file has the same name but for its extension ({}); keep one of them", path.display(), other.display())]
+    SameStem { path: PathBuf, other: PathBuf },
     #[error("{}: the image name is used twice (also {}); submissions identify images by name, so names must be unique", path.display(), other.display())]
     DuplicateName { path: PathBuf, other: PathBuf },
     #[error(transparent)]

@@ -1,13 +1,15 @@
 //! Finding the images and label files of a dataset and pairing them, as the reference code did:
-//! both lists sorted by relative path, paired by relative path without extension.
+//! both lists sorted by relative path, paired by relative path without extension; and finding
+//! the radiographs of any folder to predict on ([`list_radiographs`]).
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::path::{Path, PathBuf};
 
 use boneseg_contract::PersonId;
 
 use crate::error::DataError;
-use crate::image_io::png_size;
+use crate::image_io::{IMAGE_EXTENSIONS, image_size};
 use crate::meta::{self, MetaTable};
 
 /// One image of a dataset.
@@ -20,7 +22,7 @@ pub struct ImageEntry {
     pub image: PathBuf,
     /// The label file; `None` for test images.
     pub label: Option<PathBuf>,
-    /// From the PNG header.
+    /// From the image's header.
     pub width: usize,
     pub height: usize,
 }
@@ -28,8 +30,66 @@ pub struct ImageEntry {
 impl ImageEntry {
     /// The base name (`image_name` in a submission).
     pub fn name(&self) -> &str {
-        self.rel.rsplit('/').next().unwrap_or(&self.rel)
+        base_name(&self.rel)
     }
+}
+
+/// An image to predict on, found in any folder layout ([`list_radiographs`]): a dataset's
+/// image without what only training needs (its person and label).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Radiograph {
+    /// Path relative to the folder searched, `/`-separated; radiographs are sorted by it.
+    pub rel: String,
+    pub image: PathBuf,
+    /// As the image is shown (its orientation tag applied).
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Radiograph {
+    /// The base name (`image_name` in a submission).
+    pub fn name(&self) -> &str {
+        base_name(&self.rel)
+    }
+}
+
+impl From<&ImageEntry> for Radiograph {
+    fn from(entry: &ImageEntry) -> Radiograph {
+        Radiograph {
+            rel: entry.rel.clone(),
+            image: entry.image.clone(),
+            width: entry.width,
+            height: entry.height,
+        }
+    }
+}
+
+/// What a submission knows an image by (its base name), and where the image is.
+pub trait NamedImage {
+    fn name(&self) -> &str;
+    fn path(&self) -> &Path;
+}
+
+impl NamedImage for ImageEntry {
+    fn name(&self) -> &str {
+        ImageEntry::name(self)
+    }
+    fn path(&self) -> &Path {
+        &self.image
+    }
+}
+
+impl NamedImage for Radiograph {
+    fn name(&self) -> &str {
+        Radiograph::name(self)
+    }
+    fn path(&self) -> &Path {
+        &self.image
+    }
+}
+
+fn base_name(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap_or(rel)
 }
 
 /// How strictly to read.
@@ -46,14 +106,15 @@ pub struct Listing {
     pub skipped: Vec<DataError>,
 }
 
-/// Files under `dir` whose extension is `extension` (case-insensitive), by relative path
-/// without extension. Hidden files and folders (a leading `.`) are ignored. Symbolic links are
-/// followed (a person folder linked in from elsewhere is listed like any other); a link back to
-/// a folder already listed is a problem, as is a link that leads nowhere: never a silent skip.
-/// Problems are collected in `problems` and the walk goes on.
+/// Files under `dir` whose extension is one of `extensions` (case-insensitive), by relative
+/// path without extension. Hidden files and folders (a leading `.`) are ignored. Symbolic links
+/// are followed (a person folder linked in from elsewhere is listed like any other); a link back
+/// to a folder already listed is a problem, as is a link that leads nowhere, and so are two
+/// files that differ only in their extension (`a.png` and `a.jpg`: which one is meant?): never
+/// a silent skip. Problems are collected in `problems` and the walk goes on.
 fn files_by_stem(
     dir: &Path,
-    extension: &str,
+    extensions: &[&str],
     problems: &mut Vec<DataError>,
 ) -> Result<BTreeMap<String, (String, PathBuf)>, DataError> {
     let mut found = BTreeMap::new();
@@ -92,8 +153,16 @@ fn files_by_stem(
                 rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
             let rel = rel.join("/");
             let Some(dot) = rel.rfind('.') else { continue };
-            if rel[dot + 1..].eq_ignore_ascii_case(extension) {
-                found.insert(rel[..dot].to_string(), (rel, path));
+            if !extensions.iter().any(|extension| rel[dot + 1..].eq_ignore_ascii_case(extension)) {
+                continue;
+            }
+            match found.entry(rel[..dot].to_string()) {
+                Entry::Vacant(slot) => {
+                    slot.insert((rel, path));
+                }
+                Entry::Occupied(first) => {
+                    problems.push(DataError::SameStem { path, other: first.get().1.clone() });
+                }
             }
         }
     }
@@ -107,25 +176,26 @@ fn person_of(rel: &str, path: &Path) -> Result<PersonId, DataError> {
     folder.parse().map_err(|_| not_in_folder())
 }
 
-/// Lists the PNGs under `images`, paired with the JSON of the same relative path under `labels`
-/// when given. An image without its label and a label without its image are errors.
+/// Lists the images (PNG, or JPEG) under `images`, paired with the JSON of the same relative
+/// path under `labels` when given. An image without its label and a label without its image are
+/// errors.
 ///
-/// Every image's header is read: a file that is not a PNG, or whose size differs from the
+/// Every image's header is read: a file that is no image, or whose size differs from the
 /// dataset's (the most common size), is an error.
 pub fn list_images(images: &Path, labels: Option<&Path>, options: ReadOptions) -> Result<Listing, DataError> {
     if !images.is_dir() {
         return Err(DataError::MissingFolder { path: images.to_path_buf(), what: "image folder" });
     }
     let mut problems = Vec::new();
-    let pngs = files_by_stem(images, "png", &mut problems)?;
-    if pngs.is_empty() && problems.is_empty() {
+    let found = files_by_stem(images, &IMAGE_EXTENSIONS, &mut problems)?;
+    if found.is_empty() && problems.is_empty() {
         return Err(DataError::NoImages { path: images.to_path_buf() });
     }
     let mut jsons = match labels {
         Some(dir) if !dir.is_dir() => {
             return Err(DataError::MissingFolder { path: dir.to_path_buf(), what: "label folder" });
         }
-        Some(dir) => files_by_stem(dir, "json", &mut problems)?,
+        Some(dir) => files_by_stem(dir, &["json"], &mut problems)?,
         None => BTreeMap::new(),
     };
 
@@ -141,7 +211,7 @@ pub fn list_images(images: &Path, labels: Option<&Path>, options: ReadOptions) -
     for problem in problems {
         fail(problem, &mut listing)?;
     }
-    for (stem, (rel, image)) in pngs {
+    for (stem, (rel, image)) in found {
         let label = match labels {
             Some(dir) => match jsons.remove(&stem) {
                 Some((_, label)) => Some(label),
@@ -154,7 +224,7 @@ pub fn list_images(images: &Path, labels: Option<&Path>, options: ReadOptions) -
             None => None,
         };
         let entry = person_of(&rel, &image).and_then(|person| {
-            let (width, height) = png_size(&image)?;
+            let (width, height) = image_size(&image)?;
             Ok(ImageEntry { rel, person, image, label, width, height })
         });
         match entry {
@@ -214,20 +284,49 @@ fn check_sizes(listing: &mut Listing, options: ReadOptions) -> Result<(), DataEr
     Ok(())
 }
 
+/// The radiographs (PNG or JPEG) under `dir`, in any layout (loose files, person folders,
+/// deeper trees) and of any sizes, sorted by relative path: what a model is run on when the
+/// images are not a competition dataset (an atlas, a hospital's export). A file that is no
+/// image, or two files that differ only in their extension, are errors.
+pub fn list_radiographs(dir: &Path) -> Result<Vec<Radiograph>, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::MissingFolder { path: dir.to_path_buf(), what: "image folder" });
+    }
+    let mut problems = Vec::new();
+    let found = files_by_stem(dir, &IMAGE_EXTENSIONS, &mut problems)?;
+    if let Some(problem) = problems.into_iter().next() {
+        return Err(problem);
+    }
+    if found.is_empty() {
+        return Err(DataError::NoImages { path: dir.to_path_buf() });
+    }
+    let mut radiographs = found
+        .into_values()
+        .map(|(rel, image)| {
+            let (width, height) = image_size(&image)?;
+            Ok(Radiograph { rel, image, width, height })
+        })
+        .collect::<Result<Vec<_>, DataError>>()?;
+    radiographs.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(radiographs)
+}
+
 /// Fails when two images share a base name (a submission could not tell them apart).
-pub fn check_unique_names(entries: &[ImageEntry]) -> Result<(), DataError> {
-    duplicate_names(entries).into_iter().next().map_or(Ok(()), Err)
+pub fn check_unique_names(images: &[impl NamedImage]) -> Result<(), DataError> {
+    duplicate_names(images).into_iter().next().map_or(Ok(()), Err)
 }
 
 /// Every image whose base name an earlier image already has, naming that first image.
-pub fn duplicate_names(entries: &[ImageEntry]) -> Vec<DataError> {
+pub fn duplicate_names(images: &[impl NamedImage]) -> Vec<DataError> {
     let mut first: BTreeMap<&str, &Path> = BTreeMap::new();
-    entries
+    images
         .iter()
-        .filter_map(|entry| {
-            let other = *first.entry(entry.name()).or_insert(&entry.image);
-            (other != entry.image)
-                .then(|| DataError::DuplicateName { path: entry.image.clone(), other: other.to_path_buf() })
+        .filter_map(|image| {
+            let other = *first.entry(image.name()).or_insert(image.path());
+            (other != image.path()).then(|| DataError::DuplicateName {
+                path: image.path().to_path_buf(),
+                other: other.to_path_buf(),
+            })
         })
         .collect()
 }
@@ -399,5 +498,59 @@ mod tests {
         let listing = list_images(&images, None, ReadOptions::default()).unwrap();
         let err = check_unique_names(&listing.entries).unwrap_err().to_string();
         assert!(err.contains("ID002/a.png: the image name is used twice"), "{err}");
+    }
+
+    /// A grey JPEG of `width x height` at `path`.
+    fn jpeg(path: &Path, width: u32, height: u32) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        GrayImage::new(width, height).save_with_format(path, image::ImageFormat::Jpeg).unwrap();
+    }
+
+    #[test]
+    fn a_dataset_may_hold_jpegs_but_not_two_files_of_one_stem() {
+        let dir = tempfile::tempdir().unwrap();
+        let (images, labels) = (dir.path().join("DCM"), dir.path().join("json"));
+        image(&images.join("ID001/a.png"), 8);
+        jpeg(&images.join("ID001/b.JPG"), 8, 8);
+        label(&labels.join("ID001/a.json"));
+        label(&labels.join("ID001/b.json"));
+        let listing = list_images(&images, Some(&labels), ReadOptions::default()).unwrap();
+        let names: Vec<_> = listing.entries.iter().map(|e| e.name()).collect();
+        assert_eq!(names, ["a.png", "b.JPG"]);
+        jpeg(&images.join("ID001/a.jpeg"), 8, 8);
+        let err = list_images(&images, Some(&labels), ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("another file has the same name but for its extension"), "{err}");
+        assert!(err.contains("ID001/a.png") && err.contains("ID001/a.jpeg"), "both are named: {err}");
+    }
+
+    #[test]
+    fn radiographs_are_found_in_any_layout_at_any_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let atlas = dir.path().join("atlas");
+        jpeg(&atlas.join("hand 03.jpg"), 30, 40);
+        image(&atlas.join("loose.png"), 8);
+        jpeg(&atlas.join("boys/10y/hand 01.jpeg"), 50, 20);
+        image(&atlas.join("ID001/a.png"), 9);
+        std::fs::write(atlas.join("notes.txt"), "not an image").unwrap();
+        let found = list_radiographs(&atlas).unwrap();
+        let rels: Vec<_> = found.iter().map(|r| (r.rel.as_str(), r.width, r.height)).collect();
+        assert_eq!(
+            rels,
+            [
+                ("ID001/a.png", 9, 9),
+                ("boys/10y/hand 01.jpeg", 50, 20),
+                ("hand 03.jpg", 30, 40),
+                ("loose.png", 8, 8)
+            ]
+        );
+        assert_eq!(found[1].name(), "hand 01.jpeg");
+
+        std::fs::write(atlas.join("broken.jpg"), b"GIF89a").unwrap();
+        let err = list_radiographs(&atlas).unwrap_err().to_string();
+        assert!(err.contains("broken.jpg: not a PNG or JPEG file: it is a GIF"), "{err}");
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let err = list_radiographs(&empty).unwrap_err().to_string();
+        assert!(err.contains("empty: no images found (.png, .jpg or .jpeg)"), "{err}");
     }
 }

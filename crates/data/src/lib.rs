@@ -8,7 +8,8 @@
 //!   test/DCM/IDxxx/<stem>.png
 //! ```
 //!
-//! [`layout`] finds and pairs the files, [`image_io`] reads and writes the PNGs, [`meta`] the
+//! [`layout`] finds and pairs the files (and finds the radiographs of any other folder to
+//! predict on), [`image_io`] reads the images (PNG, or JPEG) and writes PNGs, [`meta`] the
 //! person table, [`split`] the folds, [`labels`] turns label files into masks and [`score`]
 //! measures a submission against them. Every error names the file and the place in it.
 
@@ -23,4 +24,4 @@ pub mod score;
 pub mod split;
 
 pub use error::DataError;
-pub use layout::{Dataset, ImageEntry, Listing, ReadOptions};
+pub use layout::{Dataset, ImageEntry, Listing, Radiograph, ReadOptions};

@@ -28,7 +28,7 @@ pub fn write_all(corpus: &Path) -> std::io::Result<usize> {
             ],
         ),
         ("meta", meta_tables(scratch.path())?),
-        ("png", pngs()),
+        ("image", [pngs(), jpegs()].concat()),
         (
             "store",
             vec![
@@ -181,6 +181,38 @@ fn pngs() -> Vec<(String, Vec<u8>)> {
         ("grey16.png".into(), encode(6, 6, &pattern(6 * 6 * 2), ExtendedColorType::L16)),
         ("rgba.png".into(), encode(4, 9, &pattern(4 * 9 * 4), ExtendedColorType::Rgba8)),
         ("huge-header.png".into(), huge),
+    ]
+}
+
+/// JPEG bytes of `pixels` (`width x height`, `color`) with `exif` (raw TIFF bytes) when not empty.
+fn encode_jpeg(width: u32, height: u32, pixels: &[u8], color: ExtendedColorType, exif: Vec<u8>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90);
+    encoder.set_exif_metadata(exif).expect("JPEG takes Exif");
+    encoder.write_image(pixels, width, height, color).expect("a valid image encodes");
+    bytes
+}
+
+fn jpegs() -> Vec<(String, Vec<u8>)> {
+    let pattern = |n: usize| (0..n).map(|i| (i * 37 % 251) as u8).collect::<Vec<u8>>();
+    let grey = encode_jpeg(16, 9, &pattern(16 * 9), ExtendedColorType::L8, Vec::new());
+    // A header that claims 60000 x 60000 pixels over the 16 x 9 image's data: the frame header
+    // (SOF0, ff c0, then length and precision) carries height and width.
+    let mut huge = grey.clone();
+    let sof = huge.windows(2).position(|w| w == [0xff, 0xc0]).expect("a baseline JPEG has SOF0");
+    huge[sof + 5..sof + 9].copy_from_slice(&[0xea, 0x60, 0xea, 0x60]);
+    // Little-endian TIFF with one tag, the orientation (6: shown turned a quarter clockwise).
+    let orientation: Vec<u8> = [&b"II*\0"[..], &8u32.to_le_bytes(), &1u16.to_le_bytes(), &[0x12, 0x01, 3, 0]]
+        .into_iter()
+        .chain([&1u32.to_le_bytes()[..], &6u32.to_le_bytes(), &0u32.to_le_bytes()])
+        .flatten()
+        .copied()
+        .collect();
+    vec![
+        ("grey.jpg".into(), grey),
+        ("rgb.jpg".into(), encode_jpeg(9, 7, &pattern(9 * 7 * 3), ExtendedColorType::Rgb8, Vec::new())),
+        ("turned.jpg".into(), encode_jpeg(12, 5, &pattern(12 * 5), ExtendedColorType::L8, orientation)),
+        ("huge-header.jpg".into(), huge),
     ]
 }
 

@@ -26,7 +26,7 @@ pub const TARGETS: [Target; 6] = [
     Target { name: "rle", what: "RLE text, decoded and checked", run: rle_text },
     Target { name: "submission", what: "submission CSV, loaded and checked", run: submission },
     Target { name: "meta", what: "meta table, CSV or xlsx", run: meta_table },
-    Target { name: "png", what: "PNG decoding to grey", run: png },
+    Target { name: "image", what: "PNG and JPEG decoding to grey", run: image },
     Target { name: "store", what: "Parquet probability store", run: store },
 ];
 
@@ -124,8 +124,8 @@ fn meta_table(data: &[u8], scratch: &Scratch) {
     assert_eq!(meta::read(&path).is_ok(), table.is_some() && problems.is_empty());
 }
 
-/// Decodes a PNG to grey; what decodes has the size its header says.
-fn png(data: &[u8], _: &Scratch) {
+/// Decodes a PNG or JPEG to grey; what decodes has one byte per pixel.
+fn image(data: &[u8], _: &Scratch) {
     if let Ok(image) = decode_gray(data) {
         assert_eq!(image.as_raw().len(), image.width() as usize * image.height() as usize);
     }

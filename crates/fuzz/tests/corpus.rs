@@ -26,18 +26,21 @@ fn every_corpus_input_passes_its_target() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// A PNG whose header claims 100000 x 100000 pixels (30 GB of RGB) over a few bytes of data is
-/// refused having allocated a few megabytes at most.
+/// A PNG whose header claims 100000 x 100000 pixels (30 GB of RGB), or a JPEG claiming
+/// 60000 x 60000, over a few bytes of data is refused having allocated a few megabytes at most.
 #[test]
-fn a_lying_png_header_costs_megabytes() {
-    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/png");
-    let huge = std::fs::read(corpus.join("seed-huge-header.png")).unwrap();
-    let base = alloc::live();
-    alloc::reset_peak();
-    let error = boneseg_data::image_io::decode_gray(&huge).unwrap_err();
-    let peak = alloc::peak() - base;
-    assert!(error.contains("claims 100000x100000 pixels"), "{error}");
-    assert!(peak < 4 << 20, "{peak} bytes allocated");
-    let png = by_name("png").unwrap();
-    run_one(&png, &huge, &Scratch::new().unwrap()).unwrap();
+fn a_lying_image_header_costs_megabytes() {
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/image");
+    for (seed, claim) in [("seed-huge-header.png", "100000x100000"), ("seed-huge-header.jpg", "60000x60000")]
+    {
+        let huge = std::fs::read(corpus.join(seed)).unwrap();
+        let base = alloc::live();
+        alloc::reset_peak();
+        let error = boneseg_data::image_io::decode_gray(&huge).unwrap_err();
+        let peak = alloc::peak() - base;
+        assert!(error.contains(&format!("claims {claim} pixels")), "{seed}: {error}");
+        assert!(peak < 4 << 20, "{seed}: {peak} bytes allocated");
+        let image = by_name("image").unwrap();
+        run_one(&image, &huge, &Scratch::new().unwrap()).unwrap();
+    }
 }

@@ -22,7 +22,7 @@ pub struct PreviewArgs {
     /// TOML file with `[[augment]]` steps (a training config works too).
     #[arg(long)]
     pub config: PathBuf,
-    /// The radiograph (PNG).
+    /// The radiograph (PNG or JPEG).
     #[arg(long)]
     pub image: PathBuf,
     /// Its label file (JSON), to draw the augmented masks.

@@ -12,7 +12,7 @@ use super::{FillArgs, image_masks};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The radiograph (PNG).
+    /// The radiograph (PNG or JPEG).
     pub image: PathBuf,
     /// Its label file (JSON); without it (or --pred) the image is drawn alone.
     #[arg(long)]
