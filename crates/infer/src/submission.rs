@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use boneseg_contract::NUM_CLASSES;
 use boneseg_contract::submission::SubmissionWriter;
-use boneseg_data::ImageEntry;
+use boneseg_data::Radiograph;
 use boneseg_data::image_io::read_gray;
-use boneseg_data::layout::{ReadOptions, check_unique_names, list_images};
+use boneseg_data::layout::{check_unique_names, list_radiographs};
 use boneseg_data::plane::{Plane, gray_to_plane};
 use boneseg_data::resize::resize_linear;
 use boneseg_ensemble::store::{Part, ProbRow, ProbWriter};
@@ -20,14 +20,15 @@ use rayon::prelude::*;
 
 use crate::load::{InferError, LoadedRun, RunConfig, load_run};
 use crate::run::RunDir;
-use crate::upsample::{logits_to_masks, resize_bilinear, upsample_probs};
+use crate::upsample::{Frame, logits_to_masks, resize_bilinear, upsample_probs};
 use crate::views::{self, Tta, View};
 use crate::window::{self, Window};
 
 /// Where the logits of a view come from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {
-    /// The whole image resized to the training size (the baseline).
+    /// The whole image resized to the training size (the baseline); a non-square image is
+    /// first centred on a black square (letterboxed), since the model trained on squares.
     Whole,
     /// Windows over the full-resolution image.
     Sliding(Window),
@@ -129,7 +130,8 @@ fn thresholds(
     }
 }
 
-/// Writes the submission (and the store) for every PNG under `images`.
+/// Writes the submission (and the store) for every radiograph (PNG or JPEG, any layout, any
+/// size) under `images`.
 pub fn infer(
     runs: &[PathBuf],
     images: &Path,
@@ -137,14 +139,14 @@ pub fn infer(
     options: &InferOptions,
     progress: impl FnMut(usize, usize),
 ) -> Result<InferSummary, InferError> {
-    let listing = list_images(images, None, ReadOptions::default())?;
-    infer_entries(runs, &listing.entries, out, options, progress)
+    let radiographs = list_radiographs(images)?;
+    infer_entries(runs, &radiographs, out, options, progress)
 }
 
 /// Writes the submission (and the store) for `entries`, in their order.
 pub fn infer_entries(
     runs: &[PathBuf],
-    entries: &[ImageEntry],
+    entries: &[Radiograph],
     out: &Path,
     options: &InferOptions,
     mut progress: impl FnMut(usize, usize),
@@ -181,8 +183,8 @@ pub fn infer_entries(
     let total = entries.len();
     for (done, entry) in entries.iter().enumerate() {
         let image = gray_to_plane(&read_gray(&entry.image)?);
-        let (logits, grid) = merged_logits(&models, &image, &views, options);
-        let mut masks = logits_to_masks(&logits, grid.0, grid.1, entry.height, entry.width, &thresholds.0);
+        let (logits, grid, frame) = merged_logits(&models, &image, &views, options);
+        let mut masks = logits_to_masks(&logits, grid, frame, &thresholds.0);
         if !options.post.is_noop() {
             for class in 0..NUM_CLASSES {
                 options.post.apply(class, masks.class_mut(class));
@@ -193,7 +195,7 @@ pub fn infer_entries(
             let floor = store.floor();
             let planes: Vec<SparseProbs> = logits
                 .par_chunks_exact(grid.0 * grid.1)
-                .map(|plane| upsample_probs(plane, grid, (entry.height, entry.width), floor))
+                .map(|plane| upsample_probs(plane, grid, frame, floor))
                 .collect();
             for (class, probs) in planes.into_iter().enumerate() {
                 let (height, width) = (entry.height, entry.width);
@@ -209,17 +211,25 @@ pub fn infer_entries(
     Ok(InferSummary { images: total, thresholds: source, views: views.len() * models.len() })
 }
 
-/// The merged logits of every run and view of one image, and the grid they are on: the first
-/// run's training size in whole-image mode, the image's size in sliding mode.
+/// The merged logits of every run and view of one image, the grid they are on (the first run's
+/// training size in whole-image mode, the image's size in sliding mode) and where the image
+/// lies on what the grid covers.
 fn merged_logits(
     models: &[Model],
     image: &Plane<u8>,
     views: &[View],
     options: &InferOptions,
-) -> (Vec<f32>, (usize, usize)) {
-    let grid = match options.mode {
-        Mode::Whole => (models[0].size, models[0].size),
-        Mode::Sliding(_) => (image.height, image.width),
+) -> (Vec<f32>, (usize, usize), Frame) {
+    let (frame, grid) = match options.mode {
+        Mode::Whole => (Frame::letterbox(image.height, image.width), (models[0].size, models[0].size)),
+        Mode::Sliding(_) => (Frame::whole(image.height, image.width), (image.height, image.width)),
+    };
+    let padded;
+    let image = if frame.canvas == frame.size {
+        image
+    } else {
+        padded = letterbox(image, frame);
+        &padded
     };
     let mut merger = views::Merger::new(options.tta.merge, NUM_CLASSES * grid.0 * grid.1);
     for model in models {
@@ -236,7 +246,19 @@ fn merged_logits(
             merger.add(&logits);
         }
     }
-    (merger.finish(), grid)
+    (merger.finish(), grid, frame)
+}
+
+/// The image on the frame's canvas, black around it: what collimator shutters look like, and
+/// the phantom randomises them, so the model has seen such borders.
+fn letterbox(image: &Plane<u8>, frame: Frame) -> Plane<u8> {
+    let (top, left) = frame.offset;
+    let mut canvas = Plane::new(frame.canvas.1, frame.canvas.0);
+    for y in 0..image.height {
+        let start = (top + y) * canvas.width + left;
+        canvas.data[start..start + image.width].copy_from_slice(image.row(y));
+    }
+    canvas
 }
 
 /// Logits `[29, height, width]` of one view's image at `scale`.

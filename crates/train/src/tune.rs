@@ -14,7 +14,7 @@ use boneseg_contract::atomic::write_atomic;
 use boneseg_ensemble::ClassThresholds;
 use boneseg_ensemble::thresholds::ThresholdSearch;
 use boneseg_infer::run::RunDir;
-use boneseg_infer::upsample::upsample_threshold;
+use boneseg_infer::upsample::{Frame, upsample_threshold};
 use boneseg_infer::{InferError, LoadedRun, load_run};
 use boneseg_models::normalization::images_tensor;
 use rayon::prelude::*;
@@ -66,7 +66,12 @@ pub fn tune_thresholds(
                 let truth = sample.truth.class(class);
                 grid.iter()
                     .map(|&t| {
-                        let mask = upsample_threshold(plane, height, width, truth.height(), truth.width(), t);
+                        let mask = upsample_threshold(
+                            plane,
+                            (height, width),
+                            Frame::whole(truth.height(), truth.width()),
+                            t,
+                        );
                         (mask.intersection_count(&truth), mask.count(), truth.count())
                     })
                     .collect()

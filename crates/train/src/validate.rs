@@ -16,7 +16,7 @@ use boneseg_contract::NUM_CLASSES;
 use boneseg_contract::metric::{DiceTable, dice};
 use boneseg_data::ImageEntry;
 use boneseg_infer::run::RunDir;
-use boneseg_infer::upsample::upsample_threshold;
+use boneseg_infer::upsample::{Frame, upsample_threshold};
 use boneseg_infer::{InferError, LoadedRun, load_run};
 use boneseg_models::burn::tensor::Device;
 use boneseg_models::normalization::images_tensor;
@@ -164,7 +164,12 @@ pub fn score_logits(
         .par_chunks_exact(height * width)
         .enumerate()
         .map(|(class, plane)| {
-            let predicted = upsample_threshold(plane, height, width, truth.height, truth.width, threshold);
+            let predicted = upsample_threshold(
+                plane,
+                (height, width),
+                Frame::whole(truth.height, truth.width),
+                threshold,
+            );
             dice(&predicted, &truth.class(class))
         })
         .collect();

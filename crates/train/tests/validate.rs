@@ -4,7 +4,7 @@
 use boneseg_contract::metric::DiceTable;
 use boneseg_contract::{BitMask, FillRule, NUM_CLASSES};
 use boneseg_data::{Dataset, ImageEntry, ReadOptions};
-use boneseg_infer::upsample::{logit, logits_to_masks, upsample_threshold};
+use boneseg_infer::upsample::{Frame, logit, logits_to_masks, upsample_threshold};
 use boneseg_models::burn::tensor::module::interpolate;
 use boneseg_models::burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use boneseg_models::burn::tensor::{Device, Tensor, TensorData};
@@ -49,7 +49,7 @@ fn upsampling_matches_a_hand_computed_align_corners_false_case() {
     let logits = [0.0, 1.0, 2.0, 3.0];
     for step in 0..13 {
         let cut = step as f32 * 0.25 - 0.125;
-        let mask = upsample_threshold(&logits, 2, 2, 4, 4, sigmoid(f64::from(cut)));
+        let mask = upsample_threshold(&logits, (2, 2), Frame::whole(4, 4), sigmoid(f64::from(cut)));
         assert_eq!(mask, above(&expected, 4, 4, cut), "threshold at logit {cut}");
     }
 }
@@ -66,7 +66,9 @@ fn upsampling_agrees_with_burns_interpolate_without_corner_alignment() {
     let reference = interpolate(input, options).into_data().try_to_vec::<f32>().unwrap();
     for threshold in [0.2, 0.5, 0.9] {
         let cut = logit(threshold);
-        let ours = upsample_threshold(&logits, height, width, out_height, out_width, threshold).to_bytes();
+        let ours =
+            upsample_threshold(&logits, (height, width), Frame::whole(out_height, out_width), threshold)
+                .to_bytes();
         for (i, (&value, &bit)) in reference.iter().zip(&ours).enumerate() {
             if (value - cut).abs() > 1e-5 {
                 assert_eq!(bit == 1, value > cut, "pixel {i}: burn gives {value}, threshold {threshold}");
@@ -87,7 +89,7 @@ fn perfect_logits_at_the_original_size_score_exactly_one() {
     for entry in &entries {
         let masks = boneseg_data::labels::load(entry, FillRule::default()).unwrap().masks;
         let logits = perfect_logits(&masks);
-        assert_eq!(logits_to_masks(&logits, 128, 128, 128, 128, &[0.5; 29]), masks);
+        assert_eq!(logits_to_masks(&logits, (128, 128), Frame::whole(128, 128), &[0.5; 29]), masks);
         table.push(entry.name(), score_logits(&logits, 128, 128, &Truth::from_masks(&masks), 0.5));
     }
     assert!(table.rows.iter().all(|(_, row)| row.iter().all(|&d| d == 1.0)));

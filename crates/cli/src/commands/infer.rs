@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use boneseg_contract::Shard;
-use boneseg_data::layout::{ReadOptions, list_images};
+use boneseg_data::Radiograph;
+use boneseg_data::layout::list_radiographs;
 use boneseg_ensemble::store::{DEFAULT_FLOOR, Part};
 use boneseg_ensemble::{ClassRule, PostProcess, TunedSettings};
 use boneseg_infer::{InferOptions, Merge, Mode, Tta, Window, infer_entries};
@@ -19,7 +20,8 @@ pub struct Args {
     /// A run directory written by `boneseg train`; several runs are merged like TTA views.
     #[arg(long, required = true)]
     pub run: Vec<PathBuf>,
-    /// Folder of PNG images (searched recursively, e.g. test/DCM).
+    /// Folder of images, PNG or JPEG, searched recursively (test/DCM, or any folder of
+    /// radiographs: loose files of any size are fine).
     #[arg(long, required_unless_present = "validation_of", conflicts_with = "validation_of")]
     pub images: Option<PathBuf>,
     /// Instead of --images: the validation fold of this run (from its resolved config), full
@@ -167,8 +169,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         part: None,
     };
     let (mut entries, images) = match (&args.validation_of, &args.images) {
-        (Some(run), _) => validation_images(run)?,
-        (None, Some(dir)) => (list_images(dir, None, ReadOptions::default())?.entries, dir.clone()),
+        (Some(run), _) => {
+            let (entries, images) = validation_images(run)?;
+            (entries.iter().map(Radiograph::from).collect(), images)
+        }
+        (None, Some(dir)) => (list_radiographs(dir)?, dir.clone()),
         (None, None) => anyhow::bail!("give --images DIR or --validation-of RUN"),
     };
     if let Some(shard) = args.shard {

@@ -13,7 +13,8 @@ pub struct Args {
     /// The run directory written by `boneseg train`.
     #[arg(long)]
     pub run: PathBuf,
-    /// Folder of PNG images (searched recursively, e.g. test/DCM).
+    /// Folder of images, PNG or JPEG, searched recursively (test/DCM, or any folder of
+    /// radiographs: loose files of any size are fine).
     #[arg(long)]
     pub images: PathBuf,
     #[arg(long)]

@@ -276,3 +276,85 @@ fn tuned_on_validation_stores_drives_ensemble_and_infer() {
     .expect(0)
     .says(&["train.threshold 0.5"]);
 }
+
+/// Each stored pixel of one class of one image: index, quantised probability.
+fn stored_pixels(store: &std::path::Path, image: &str, class: usize) -> (usize, usize, Vec<(usize, u8)>) {
+    let row = boneseg_ensemble::store::ProbReader::open(store)
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|row| row.image_name == image && row.class == class)
+        .unwrap_or_else(|| panic!("{image} class {class} not in the store"));
+    let indices = row.probs.runs.iter().flat_map(|&(start, len)| start..start + len);
+    (row.height, row.width, indices.zip(row.probs.values).collect())
+}
+
+#[test]
+fn predict_takes_a_folder_of_radiographs_as_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    boneseg(&["train", "--config", s(&write_config(dir.path(), 1)), "--out", s(&run)]).expect(0);
+    let first = |dir: &std::path::Path| {
+        let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        paths.remove(0)
+    };
+    let image = image::open(first(&first(&corpus().join("test/DCM")))).unwrap().into_luma8();
+    let (side, band) = (image.width(), 48);
+
+    // An atlas: loose files and nested folders, JPEG and PNG, square and not. `cut.png` is the
+    // image's middle rows; `banded.png` is the whole image with those rows alone kept, black
+    // above and below: what `cut.png` letterboxed to a square is.
+    let atlas = dir.path().join("atlas");
+    std::fs::create_dir_all(atlas.join("boys/10y")).unwrap();
+    image.save_with_format(atlas.join("photo.JPG"), image::ImageFormat::Jpeg).unwrap();
+    let cut = image::imageops::crop_imm(&image, 0, band, side, side - 2 * band).to_image();
+    cut.save(atlas.join("boys/10y/cut.png")).unwrap();
+    let banded = image::GrayImage::from_fn(side, side, |x, y| {
+        if (band..side - band).contains(&y) { *image.get_pixel(x, y) } else { image::Luma([0]) }
+    });
+    banded.save(atlas.join("banded.png")).unwrap();
+
+    let submission = dir.path().join("atlas.csv");
+    boneseg(&["predict", "--run", s(&run), "--images", s(&atlas), "--out", s(&submission)])
+        .expect(0)
+        .says(&["3 images predicted"]);
+    let predicted = boneseg_contract::submission::Submission::read(&submission).unwrap();
+    let (width, height) = (side as usize, (side - 2 * band) as usize);
+    assert!(predicted.image_masks("cut.png", height, width).unwrap().is_some());
+    assert!(predicted.image_masks("photo.JPG", side as usize, side as usize).unwrap().is_some());
+    let drawn = dir.path().join("photo-pred.png");
+    boneseg(&["show", s(&atlas.join("photo.JPG")), "--pred", s(&submission), "--out", s(&drawn)]).expect(0);
+    assert_eq!(image::open(&drawn).unwrap().width(), side);
+
+    // The non-square image is letterboxed, not squashed: its probabilities are exactly those
+    // of the banded square's middle rows.
+    let store = dir.path().join("probs");
+    boneseg(&[
+        "infer",
+        "--run",
+        s(&run),
+        "--images",
+        s(&atlas),
+        "--out",
+        s(&dir.path().join("infer.csv")),
+        "--probs",
+        s(&store),
+        "--floor",
+        "0.01",
+    ])
+    .expect(0);
+    let mut compared = 0;
+    for class in 0..29 {
+        let (cut_height, cut_width, cut) = stored_pixels(&store, "cut.png", class);
+        assert_eq!((cut_height, cut_width), (height, width));
+        let (_, _, square) = stored_pixels(&store, "banded.png", class);
+        let middle: Vec<(usize, u8)> = square
+            .into_iter()
+            .filter(|&(i, _)| (band as usize * width..(side - band) as usize * width).contains(&i))
+            .map(|(i, p)| (i - band as usize * width, p))
+            .collect();
+        assert_eq!(cut, middle, "class {class}");
+        compared += cut.len();
+    }
+    assert!(compared > 0, "some probabilities above the floor were compared");
+}

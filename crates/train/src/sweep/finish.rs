@@ -29,7 +29,7 @@ use boneseg_contract::ClassMasks;
 use boneseg_contract::atomic::write_atomic;
 use boneseg_contract::submission::check::{ExpectedImage, check};
 use boneseg_data::layout::{ReadOptions, check_unique_names, list_images};
-use boneseg_data::{Dataset, labels};
+use boneseg_data::{Dataset, Radiograph, labels};
 use boneseg_ensemble::TunedSettings;
 use boneseg_ensemble::mean::MeanOptions;
 use boneseg_ensemble::store::{self, concat_stores};
@@ -165,7 +165,12 @@ pub fn finish(sweep: &Sweep, report: &mut dyn FnMut(&str)) -> Result<FinishSumma
         )));
     }
     let ensemble = sweep.dir.join(ENSEMBLE_DIR);
-    let test = list_images(&plan.test_images, None, ReadOptions::default()).map_err(finish_error)?.entries;
+    let test: Vec<Radiograph> = list_images(&plan.test_images, None, ReadOptions::default())
+        .map_err(finish_error)?
+        .entries
+        .iter()
+        .map(Radiograph::from)
+        .collect();
     check_unique_names(&test).map_err(finish_error)?;
 
     let mut validation_stores = Vec::new();
@@ -178,9 +183,10 @@ pub fn finish(sweep: &Sweep, report: &mut dyn FnMut(&str)) -> Result<FinishSumma
         if !validation.join(store::FILE_NAME).is_file() {
             report(&format!("{}: inferring its validation fold", point_name(index)));
             let (entries, _) = validation_images(&run).map_err(finish_error)?;
+            let radiographs: Vec<Radiograph> = entries.iter().map(Radiograph::from).collect();
             infer_entries(
                 std::slice::from_ref(&run),
-                &entries,
+                &radiographs,
                 &dir.join("validation.csv"),
                 &plan.infer_options(&validation),
                 |_, _| {},
