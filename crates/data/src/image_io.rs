@@ -111,7 +111,23 @@ pub fn decode_gray(bytes: &[u8]) -> Result<GrayImage, String> {
     let orientation = decoder.orientation().map_err(|e| explain(format, e))?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| explain(format, e))?;
     image.apply_orientation(orientation);
-    Ok(image.into_luma8())
+    Ok(to_gray8(image))
+}
+
+/// One grey byte per pixel. An 8-bit image keeps its values; a 16-bit one (what DICOM exports
+/// write, often using 10 or 12 of its bits) is stretched from its darkest to its brightest grey,
+/// as a viewer's full window shows it: divided by 256 alone, a 12-bit radiograph would be
+/// nearly black.
+fn to_gray8(image: DynamicImage) -> GrayImage {
+    use image::ColorType::{L16, La16, Rgb16, Rgba16};
+    if !matches!(image.color(), L16 | La16 | Rgb16 | Rgba16) {
+        return image.into_luma8();
+    }
+    let wide = image.into_luma16();
+    let (low, high) = wide.iter().fold((u16::MAX, 0), |(low, high), &v| (low.min(v), high.max(v)));
+    let scale = 255.0 / f32::from(high.saturating_sub(low)).max(1.0);
+    let pixels = wide.iter().map(|&v| (f32::from(v - low) * scale).round() as u8).collect();
+    GrayImage::from_raw(wide.width(), wide.height(), pixels).expect("one byte per pixel")
 }
 
 /// The most a file of `len` bytes can decode to, so that a header claiming more pixels than
@@ -209,6 +225,26 @@ mod tests {
         let header_only = write("h.png", &bytes[..20]);
         let err = image_size(&header_only).unwrap_err().to_string();
         assert!(err.contains("h.png: truncated PNG"), "{err}");
+    }
+
+    #[test]
+    fn a_16_bit_image_is_stretched_over_the_grey_range_it_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dicom-export.png");
+        // 12-bit values from 1000 to 3000, as a detector writes them.
+        let wide = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(40, 3, |x, _| {
+            image::Luma([1000 + 50 * x as u16])
+        });
+        wide.save(&path).unwrap();
+        let read = read_gray(&path).unwrap();
+        let row: Vec<u8> = (0..40).map(|x| read.get_pixel(x, 1)[0]).collect();
+        assert_eq!((row[0], row[39]), (0, 255));
+        assert!(row.windows(2).all(|w| w[1] > w[0]), "the ramp stays a ramp: {row:?}");
+        let flat = dir.path().join("flat.png");
+        image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_pixel(4, 4, image::Luma([700]))
+            .save(&flat)
+            .unwrap();
+        assert!(read_gray(&flat).unwrap().iter().all(|&v| v == 0), "one grey: no division by zero");
     }
 
     /// `image` as a JPEG of the best quality, with `exif` (raw TIFF bytes) when not empty.
