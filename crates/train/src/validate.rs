@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use boneseg_contract::NUM_CLASSES;
 use boneseg_contract::metric::{DiceTable, dice};
-use boneseg_data::ImageEntry;
+use boneseg_data::Radiograph;
 use boneseg_infer::run::RunDir;
 use boneseg_infer::upsample::{Frame, upsample_threshold};
 use boneseg_infer::{InferError, LoadedRun, load_run};
@@ -133,7 +133,7 @@ pub fn run_config(run: &Path, overrides: &[String]) -> Result<TrainConfig, RunVa
 /// The images of `run`'s validation fold, full size, and the folder they are under, from its
 /// resolved config: predicted by `infer --validation-of` so that `ensemble tune` searches on what
 /// inference really produces.
-pub fn validation_images(run: &Path) -> Result<(Vec<ImageEntry>, PathBuf), RunValidationError> {
+pub fn validation_images(run: &Path) -> Result<(Vec<Radiograph>, PathBuf), RunValidationError> {
     let config = run_config(run, &[])?;
     let entries = DataSplit::validation_entries(&config)?;
     if entries.is_empty() {
@@ -143,7 +143,8 @@ pub fn validation_images(run: &Path) -> Result<(Vec<ImageEntry>, PathBuf), RunVa
             config.data.fold
         )));
     }
-    Ok((entries, boneseg_data::Dataset::train_images(&config.data.root)))
+    let radiographs = entries.iter().map(Radiograph::from).collect();
+    Ok((radiographs, boneseg_data::Dataset::train_images(&config.data.root)))
 }
 
 /// Dice of each class of one image: its logits (`[29, height, width]`, row-major) upsampled to

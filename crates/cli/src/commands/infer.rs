@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use boneseg_contract::Shard;
-use boneseg_data::Radiograph;
 use boneseg_data::layout::list_radiographs;
 use boneseg_ensemble::store::{DEFAULT_FLOOR, Part};
 use boneseg_ensemble::{ClassRule, PostProcess, TunedSettings};
@@ -169,10 +168,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         part: None,
     };
     let (mut entries, images) = match (&args.validation_of, &args.images) {
-        (Some(run), _) => {
-            let (entries, images) = validation_images(run)?;
-            (entries.iter().map(Radiograph::from).collect(), images)
-        }
+        (Some(run), _) => validation_images(run)?,
         (None, Some(dir)) => (list_radiographs(dir)?, dir.clone()),
         (None, None) => anyhow::bail!("give --images DIR or --validation-of RUN"),
     };

@@ -182,8 +182,7 @@ pub fn finish(sweep: &Sweep, report: &mut dyn FnMut(&str)) -> Result<FinishSumma
         let validation = dir.join("validation");
         if !validation.join(store::FILE_NAME).is_file() {
             report(&format!("{}: inferring its validation fold", point_name(index)));
-            let (entries, _) = validation_images(&run).map_err(finish_error)?;
-            let radiographs: Vec<Radiograph> = entries.iter().map(Radiograph::from).collect();
+            let (radiographs, _) = validation_images(&run).map_err(finish_error)?;
             infer_entries(
                 std::slice::from_ref(&run),
                 &radiographs,
