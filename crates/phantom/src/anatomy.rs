@@ -261,12 +261,35 @@ impl Capsule {
     }
 }
 
+/// A web: two digits' flesh whose skins meet in a rounded fold where they part. It fills the gap
+/// between them where that is narrower than about half of `fold` (in `L`).
+#[derive(Clone, Copy, Debug)]
+pub struct Web {
+    pub skins: [Capsule; 2],
+    pub fold: f64,
+}
+
+/// The fold of the webs between the fingers, in `L`: it closes the gap where two fingers part
+/// while that is narrower than half of it (about 1 cm), about a third of the way up the
+/// proximal phalanges for fingers spread 20 degrees apart.
+const FINGER_WEB_FOLD: f64 = 0.3;
+/// The first web space, between thumb and index, is wider: its skin runs in a concave arc from
+/// the index's knuckle to the thumb's, where a convex palm would cut straight across.
+const THUMB_WEB_FOLD: f64 = 0.6;
+
 /// A finger segment where a ring or a nail can sit: its axis and the flesh radius around it.
 #[derive(Clone, Copy, Debug)]
 pub struct Site {
     pub start: Vec2,
     pub end: Vec2,
     pub radius: f64,
+}
+
+impl Site {
+    /// The flesh around the segment.
+    fn capsule(self) -> Capsule {
+        Capsule { a: self.start, b: self.end, radius: self.radius }
+    }
 }
 
 /// A built hand, in canonical units.
@@ -276,9 +299,8 @@ pub struct Hand {
     /// Unlabelled small bones (sesamoids at the thumb), as in real radiographs.
     pub sesamoids: Vec<Shape>,
     pub flesh: Vec<Capsule>,
-    /// Adjacent fingers' proximal flesh, whose skins the web joins with a rounded fold (real
-    /// flesh only: none in the classic phantom).
-    pub webs: Vec<[Capsule; 2]>,
+    /// The skin folds between adjacent digits (real flesh only: none in the classic phantom).
+    pub webs: Vec<Web>,
     /// The palm's soft tissue: a convex polygon, counter-clockwise.
     pub palm: Vec<Vec2>,
     /// Per digit: the proximal phalanx (ring site) and the distal phalanx (nail site).
@@ -394,6 +416,10 @@ struct Builder<'a> {
     palm_points: Vec<Vec2>,
     ring_sites: [Site; 5],
     nail_sites: [Site; 5],
+    /// The first web space's two sides: the thumb metacarpal's flesh and the palm's edge along
+    /// the index metacarpal.
+    thumb_metacarpal: Capsule,
+    index_edge: Capsule,
 }
 
 impl<'a> Builder<'a> {
@@ -407,6 +433,8 @@ impl<'a> Builder<'a> {
             palm_points: Vec::new(),
             ring_sites: [nowhere; 5],
             nail_sites: [nowhere; 5],
+            thumb_metacarpal: nowhere.capsule(),
+            index_edge: nowhere.capsule(),
         }
     }
 
@@ -449,7 +477,9 @@ impl<'a> Builder<'a> {
                     // The thenar eminence: only the thumb's base is inside the palm.
                     let side = direction.perp() * (0.16 * width);
                     self.palm_points.extend([position + side, position - side]);
-                    self.flesh.push(Capsule { a: position, b: end, radius: 0.22 * width * pose.tissue });
+                    self.thumb_metacarpal =
+                        Capsule { a: position, b: end, radius: 0.22 * width * pose.tissue };
+                    self.flesh.push(self.thumb_metacarpal);
                     let sesamoids = pose.growth.epiphyses.is_none_or(|e| e.nucleus > 0.85);
                     for side in [-1.0, 1.0].into_iter().filter(|_| sesamoids) {
                         let centre = end - direction * 0.06 + direction.perp() * (side * 0.055 * width);
@@ -459,6 +489,9 @@ impl<'a> Builder<'a> {
                 0 => {
                     let (side, head) = (direction.perp() * (0.16 * width), end - direction * 0.04);
                     self.palm_points.extend([position + side, position - side, head + side, head - side]);
+                    if digit_index == THUMB + 1 {
+                        self.index_edge = Capsule { a: position, b: head, radius: 0.16 * width };
+                    }
                 }
                 1 => self.ring_sites[digit_index] = site,
                 3 => {
@@ -572,9 +605,16 @@ impl<'a> Builder<'a> {
         let wrist = [self.deviate(v2(-0.5, -0.45), 0.5), self.deviate(v2(0.45, -0.45), 0.5)];
         self.palm_points.extend(wrist.into_iter().chain(lower));
         self.flesh.push(Capsule { a: v2(-0.04, -0.6), b: v2(-0.04, below), radius: forearm_radius });
-        let proximal = self.ring_sites.map(|s| Capsule { a: s.start, b: s.end, radius: s.radius });
+        let proximal = self.ring_sites.map(|s| s.capsule());
         let webs = match pose.pulp {
-            Some(_) => (1..4).map(|finger| [proximal[finger], proximal[finger + 1]]).collect(),
+            Some(_) => {
+                let fingers = (1..4).map(|finger| Web {
+                    skins: [proximal[finger], proximal[finger + 1]],
+                    fold: FINGER_WEB_FOLD,
+                });
+                let thumb = Web { skins: [self.thumb_metacarpal, self.index_edge], fold: THUMB_WEB_FOLD };
+                fingers.chain([thumb]).collect()
+            }
             None => Vec::new(),
         };
         Hand {
@@ -721,7 +761,7 @@ mod tests {
         assert!(pulp_reach(&classic).iter().all(|&r| r > 0.18), "classic: {:?}", pulp_reach(&classic));
         let real = build(&HandPose { pulp: Some(0.09), ..HandPose::neutral() });
         assert!(real.real_flesh);
-        assert_eq!(real.webs.len(), 3, "a web between each pair of adjacent fingers");
+        assert_eq!(real.webs.len(), 4, "a web between each pair of adjacent digits");
         for (digit, reach) in pulp_reach(&real).into_iter().enumerate() {
             assert!((reach - 0.09).abs() < 0.002, "digit {digit}: the flesh reaches {reach} past the bone");
         }

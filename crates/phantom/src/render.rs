@@ -9,7 +9,7 @@ use boneseg_contract::rng::{Random, mix64};
 use boneseg_data::image_io::GrayImage;
 use rayon::prelude::*;
 
-use crate::anatomy::Capsule;
+use crate::anatomy::{Capsule, Web};
 use crate::film::Detector;
 use crate::geometry::{Frame, Vec2, bounding_box, v2, within};
 use crate::person::{ImagePlan, Trabeculae};
@@ -35,10 +35,6 @@ const REAL_FLESH: Attenuation = Attenuation { mu: 1.02, power: 0.75 };
 const PALM_ROUNDING: f64 = 0.04;
 /// Over how much of a finger the palm's thickness runs out, in `L` (about 15 mm).
 const PALM_RUNOUT: f64 = 0.25;
-/// The width of the web's fold between two fingers, in `L`: it closes the gap where they part
-/// while that is narrower than half of it (about 1 cm), about a third of the way up the
-/// proximal phalanges for fingers spread 20 degrees apart.
-const WEB_FOLD: f64 = 0.3;
 /// Rows per parallel work item.
 const BAND: usize = 32;
 
@@ -78,12 +74,14 @@ impl Grid {
         let flesh_attenuation = if scene.real_flesh { REAL_FLESH } else { TISSUE };
         let flesh: Vec<(&Capsule, [f64; 4])> =
             scene.flesh.iter().map(|c| (c, bounding_box([c.a, c.b], c.radius))).collect();
-        let webs: Vec<(&[Capsule; 2], [f64; 4])> = scene
+        let webs: Vec<(&Web, [f64; 4])> = scene
             .webs
             .iter()
-            .map(|w| (w, bounding_box([w[0].a, w[0].b, w[1].a, w[1].b], w[0].radius.max(w[1].radius))))
+            .map(|w| {
+                let [first, second] = &w.skins;
+                (w, bounding_box([first.a, first.b, second.a, second.b], first.radius.max(second.radius)))
+            })
             .collect();
-        let fold = WEB_FOLD * unit;
         let grid = Grid::new(size, cell, |p| {
             // The thickest capsule's chord, and how deep inside a capsule the point lies (1 on
             // its axis, 0 at its skin).
@@ -98,7 +96,7 @@ impl Grid {
             let web = webs
                 .iter()
                 .filter(|&&(_, bounds)| within(p, bounds))
-                .map(|(pair, _)| web_chord(p, pair, fold))
+                .map(|(web, _)| web_chord(p, web))
                 .fold(0.0, f64::max);
             let chord = chord.max(web).max(palm.thickness(p, depth) * scene.tissue);
             if chord == 0.0 { 0.0 } else { flesh_attenuation.of(chord / unit) as f32 }
@@ -187,11 +185,12 @@ fn chord(p: Vec2, c: &Capsule) -> f64 {
     (c.radius * c.radius - d * d).max(0.0).sqrt()
 }
 
-/// Half the chord through two fingers' flesh joined by the web: their skins meet in a rounded
-/// fold where they part (a smooth minimum, over `fold`, of their distances to the skin: it
-/// fills gaps narrower than `fold / 2`), and the flesh under that joined skin is as thick as a
-/// finger's at that depth.
-fn web_chord(p: Vec2, [first, second]: &[Capsule; 2], fold: f64) -> f64 {
+/// Half the chord through two digits' flesh joined by the web: their skins meet in a rounded
+/// fold where they part (a smooth minimum, over the web's `fold`, of their distances to the
+/// skin: it fills gaps narrower than `fold / 2`), and the flesh under that joined skin is as
+/// thick as a finger's at that depth.
+fn web_chord(p: Vec2, web: &Web) -> f64 {
+    let ([first, second], fold) = (&web.skins, web.fold);
     let (d1, d2) = (first.axis_distance(p) - first.radius, second.axis_distance(p) - second.radius);
     let blend = (1.0 - (d1 - d2).abs() / fold).max(0.0);
     let to_skin = d1.min(d2) - blend * blend * fold / 4.0;
@@ -641,19 +640,28 @@ mod tests {
     /// The soft tissue across the top-most finger's flesh at its middle, from its axis out to
     /// 0.9 of its radius, relative to the axis; and the palm's middle relative to that axis.
     fn finger_profile(style: Style) -> (f64, f64) {
-        let rates = Rates { outlier: 0.0, rotated: 0.0, bent: 0.0 };
-        let mut rng = Rng::new(11);
-        let person = Person::draw(PersonId(1), rates, style, &mut rng);
-        let plan = ImagePlan::draw(&person, 0, rates, style, &mut rng);
-        let scene = Scene::layout(&person, &plan, 1024);
+        let scene = upright_hand(style);
         let grid = Grid::tissue(&scene);
         let middle = |c: &Capsule| (c.a + c.b) * 0.5;
         let tip = scene.flesh.iter().min_by(|a, b| middle(a).y.total_cmp(&middle(b).y)).unwrap();
         let across = (tip.b - tip.a).perp().normalized() * tip.radius;
         let at = |p: Vec2| grid.at(p.x, p.y);
         let axis = at(middle(tip));
-        let palm = scene.palm.iter().fold(v2(0.0, 0.0), |sum, &p| sum + p) * (1.0 / scene.palm.len() as f64);
-        (at(middle(tip) + across * 0.9) / axis, at(palm) / axis)
+        (at(middle(tip) + across * 0.9) / axis, at(palm_centre(&scene)) / axis)
+    }
+
+    /// A hand of `style` at 1024², neither rotated nor bent.
+    fn upright_hand(style: Style) -> Scene {
+        let rates = Rates { outlier: 0.0, rotated: 0.0, bent: 0.0 };
+        let mut rng = Rng::new(11);
+        let person = Person::draw(PersonId(1), rates, style, &mut rng);
+        let plan = ImagePlan::draw(&person, 0, rates, style, &mut rng);
+        Scene::layout(&person, &plan, 1024)
+    }
+
+    /// The mean of the palm outline's corners.
+    fn palm_centre(scene: &Scene) -> Vec2 {
+        scene.palm.iter().fold(v2(0.0, 0.0), |sum, &p| sum + p) * (1.0 / scene.palm.len() as f64)
     }
 
     #[test]
@@ -663,23 +671,43 @@ mod tests {
             let a = v2(x, 0.0);
             Capsule { a, b: a + Vec2::from_tilt(tilt), radius: 0.17 }
         };
-        let pair = [finger(-0.1, 10.0), finger(0.1, -10.0)];
-        let apart = |p: Vec2| pair.iter().map(|c| chord(p, c)).fold(0.0, f64::max);
+        let web = Web { skins: [finger(-0.1, 10.0), finger(0.1, -10.0)], fold: 0.3 };
+        let apart = |p: Vec2| web.skins.iter().map(|c| chord(p, c)).fold(0.0, f64::max);
         // Up the gap between them: where their own flesh ends, the fold still has some; far
         // up, neither has any.
         let gap = (1..100).map(|i| v2(0.0, 0.01 * i as f64)).find(|&p| apart(p) == 0.0).unwrap();
-        assert!(
-            web_chord(gap + v2(0.0, 0.05), &pair, WEB_FOLD) > 0.05,
-            "no web just past where the fingers part"
-        );
-        assert_eq!(
-            web_chord(gap + v2(0.0, 0.5), &pair, WEB_FOLD),
-            0.0,
-            "the web closes the gap far up the fingers"
-        );
+        assert!(web_chord(gap + v2(0.0, 0.05), &web) > 0.05, "no web just past where the fingers part");
+        assert_eq!(web_chord(gap + v2(0.0, 0.5), &web), 0.0, "the web closes the gap far up the fingers");
         // Inside a finger the web is never thinner than the finger's own flesh.
         let inside = v2(-0.1, 0.3);
-        assert!(web_chord(inside, &pair, WEB_FOLD) >= apart(inside));
+        assert!(web_chord(inside, &web) >= apart(inside));
+    }
+
+    #[test]
+    fn the_first_web_fills_the_corner_between_thumb_and_palm_in_a_concave_arc() {
+        let scene = upright_hand(Style::classic().with(Factor::Tissue));
+        let with_web = Grid::tissue(&scene);
+        let fingers_only = Scene { webs: scene.webs[..3].to_vec(), ..scene.clone() };
+        let without = Grid::tissue(&fingers_only);
+        // The web's free edge runs from the thumb's knuckle to the index's in a concave arc:
+        // flesh it adds lies on the palm's side of the line between them, or within a skin's
+        // width past it (the web meets each digit at its skin, not its axis).
+        let [thumb, index] = scene.webs[3].skins;
+        let (thumb_knuckle, index_knuckle) = (thumb.b, index.b);
+        let across = (index_knuckle - thumb_knuckle).perp().normalized();
+        let outward = -(palm_centre(&scene) - thumb_knuckle).dot(across).signum();
+        let skin = 0.5 * (thumb.radius + index.radius);
+        let (mut added, mut farthest) = (0.0, f64::NEG_INFINITY);
+        for (i, (&web, &bare)) in with_web.values.iter().zip(&without.values).enumerate() {
+            if bare == 0.0 && web > 0.0 {
+                let node = v2((i % with_web.cols) as f64, (i / with_web.cols) as f64) * with_web.cell;
+                added += with_web.cell * with_web.cell;
+                farthest = farthest.max((node - thumb_knuckle).dot(across) * outward);
+            }
+        }
+        let added = added / (scene.unit * scene.unit);
+        assert!(added > 0.04, "the first web adds {added:.4} L² of flesh where there was none");
+        assert!(farthest < skin, "flesh {farthest:.1} px past the knuckles' line, a skin is {skin:.1}");
     }
 
     #[test]

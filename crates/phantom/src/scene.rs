@@ -4,7 +4,7 @@
 use boneseg_contract::annotation::{AnnotationFile, Polygon};
 use boneseg_contract::rng::Random;
 
-use crate::anatomy::{self, Bone, Capsule, Hand, RADIUS, Site, ULNA};
+use crate::anatomy::{self, Bone, Capsule, Hand, RADIUS, Site, ULNA, Web};
 use crate::film::{Framing, Shutter, Side};
 use crate::geometry::{Frame, Similarity, Vec2, bounding_box, v2};
 use crate::markers::Marker;
@@ -51,8 +51,8 @@ pub struct Scene {
     pub bones: Vec<Bone>,
     pub sesamoids: Vec<Shape>,
     pub flesh: Vec<Capsule>,
-    /// Adjacent fingers' proximal flesh, joined by the web ([`crate::anatomy::Hand::webs`]).
-    pub webs: Vec<[Capsule; 2]>,
+    /// The skin folds between adjacent digits ([`crate::anatomy::Hand::webs`]), in pixels.
+    pub webs: Vec<Web>,
     pub palm: Vec<Vec2>,
     pub foreign: Vec<Foreign>,
     /// Soft-tissue thickness relative to the average.
@@ -291,7 +291,11 @@ impl Scene {
                 .collect(),
             sesamoids: hand.sesamoids.iter().map(|s| s.transformed(t)).collect(),
             flesh: hand.flesh.iter().map(capsule).collect(),
-            webs: hand.webs.iter().map(|pair| pair.map(|c| capsule(&c))).collect(),
+            webs: hand
+                .webs
+                .iter()
+                .map(|w| Web { skins: w.skins.map(|c| capsule(&c)), fold: w.fold * unit })
+                .collect(),
             palm: hand.palm.iter().map(|&p| t.point(p)).collect(),
             foreign,
             tissue: hand.tissue,

@@ -27,7 +27,8 @@ pub enum Factor {
     /// concave joint surface and the ulna's domed head).
     Bone,
     /// Soft-tissue thickness, the fingertip pulp, sharp skin edges, round fingers (flesh
-    /// brightest on a finger's axis, fading to its skin) and the webs between them.
+    /// brightest on a finger's axis, fading to its skin) and the webs between them, the thumb's
+    /// included.
     Tissue,
     /// Young children to old adults: ossification centres, growth plates, osteopenia.
     Age,
