@@ -371,6 +371,9 @@ fn turn(p: Vec2, centre: Vec2, degrees: f64) -> Vec2 {
 
 /// Where the forearm bones start, far below the image.
 const BELOW: f64 = -4.0;
+/// A forearm long enough, in `L`, to leave the image below even a small hand placed high: a
+/// child's hand in the classic framing, any hand the framing factor shrinks.
+pub const LONG_FOREARM: f64 = 9.0;
 
 const RADIUS_PROFILE: Profile = Profile {
     base: 0.142,

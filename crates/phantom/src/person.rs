@@ -7,7 +7,7 @@ use boneseg_contract::PersonId;
 use boneseg_contract::rng::Random;
 use boneseg_data::meta::{Gender, NAIL_ART, PersonMeta};
 
-use crate::anatomy::HandPose;
+use crate::anatomy::{HandPose, LONG_FOREARM};
 use crate::film::Film;
 use crate::geometry::v2;
 use crate::growth::Growth;
@@ -162,6 +162,7 @@ impl Person {
             self.meta.height_cm = (height * 10.0).round() / 10.0;
             self.meta.weight_kg = (bmi * (height / 100.0).powi(2) * 10.0).round() / 10.0;
             self.hand_scale *= grown.powf(0.9);
+            self.skeleton.forearm = LONG_FOREARM;
         }
         self.age = age;
         self.meta.age = age.floor() as u32;
@@ -284,8 +285,7 @@ impl ImagePlan {
             plan.vary_pose(&mut streams.fork(Factor::Pose.stream()));
         }
         if plan.film.framing.is_some() {
-            // Long enough to leave the image below even a small hand placed high.
-            plan.pose.forearm = 9.0;
+            plan.pose.forearm = LONG_FOREARM;
         }
         plan
     }

@@ -465,3 +465,29 @@ fn each_factor_draws_from_its_own_stream() {
     let framed = make("framed", Style::classic().with(Factor::Framing));
     assert_ne!(classic.0, framed.0, "framing moves the bones");
 }
+
+#[test]
+fn every_forearm_leaves_the_image_a_small_childs_in_the_classic_framing_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("children");
+    let rates = Rates { outlier: 0.0, rotated: 0.0, bent: 0.0 };
+    let style = Style::classic().with(Factor::Age);
+    let config = SynthConfig { people: 12, test_people: 0, size: 128, seed: 9, rates, style };
+    generate(&out, &config, false, &|_, _| {}).unwrap();
+    let dataset = Dataset::open(&out, ReadOptions::default()).unwrap();
+    let truth = truth(&out);
+    let youngest = column(&truth, "age").into_iter().fold(f64::INFINITY, f64::min);
+    assert!(youngest < 6.0, "the set has a young child: youngest {youngest}");
+    let size = config.size;
+    for (entry, masks) in dataset.train.iter().zip(masks_of(&dataset)) {
+        for name in ["Radius", "Ulna"] {
+            let bottom_row = (size - 1) * size;
+            let reaches = masks
+                .class(class_index(name).unwrap())
+                .runs()
+                .any(|(start, length)| start + length > bottom_row);
+            let age = &truth[&entry.rel]["age"];
+            assert!(reaches, "{}: the {name} of a {age}-year-old ends inside the image", entry.rel);
+        }
+    }
+}
