@@ -299,7 +299,8 @@ pub struct Hand {
     /// Unlabelled small bones (sesamoids at the thumb), as in real radiographs.
     pub sesamoids: Vec<Shape>,
     pub flesh: Vec<Capsule>,
-    /// The skin folds between adjacent digits (real flesh only: none in the classic phantom).
+    /// The skin folds between adjacent digits, the fingers' first and the thumb's (the first web
+    /// space) last (real flesh only: none in the classic phantom).
     pub webs: Vec<Web>,
     /// The palm's soft tissue: a convex polygon, counter-clockwise.
     pub palm: Vec<Vec2>,

@@ -50,11 +50,13 @@ impl Grid {
     /// A grid of `cell`-pixel cells covering a `size`-pixel image, one value per node.
     fn new(size: usize, cell: f64, value: impl Fn(Vec2) -> f32 + Sync) -> Grid {
         let cols = (size as f64 / cell).ceil() as usize + 2;
-        let values = (0..cols * cols)
-            .into_par_iter()
-            .map(|i| value(v2((i % cols) as f64 * cell, (i / cols) as f64 * cell)))
-            .collect();
+        let values = (0..cols * cols).into_par_iter().map(|i| value(Grid::node(i, cols, cell))).collect();
         Grid { values, cols, cell }
+    }
+
+    /// Where node `i` of a grid of `cols` columns of `cell`-pixel cells lies, in pixels.
+    fn node(i: usize, cols: usize, cell: f64) -> Vec2 {
+        v2((i % cols) as f64 * cell, (i / cols) as f64 * cell)
     }
 
     /// Value noise: uniform random values in [-1, 1].
@@ -687,12 +689,13 @@ mod tests {
     fn the_first_web_fills_the_corner_between_thumb_and_palm_in_a_concave_arc() {
         let scene = upright_hand(Style::classic().with(Factor::Tissue));
         let with_web = Grid::tissue(&scene);
-        let fingers_only = Scene { webs: scene.webs[..3].to_vec(), ..scene.clone() };
+        let (first_web, finger_webs) = scene.webs.split_last().unwrap();
+        let fingers_only = Scene { webs: finger_webs.to_vec(), ..scene.clone() };
         let without = Grid::tissue(&fingers_only);
         // The web's free edge runs from the thumb's knuckle to the index's in a concave arc:
         // flesh it adds lies on the palm's side of the line between them, or within a skin's
         // width past it (the web meets each digit at its skin, not its axis).
-        let [thumb, index] = scene.webs[3].skins;
+        let [thumb, index] = first_web.skins;
         let (thumb_knuckle, index_knuckle) = (thumb.b, index.b);
         let across = (index_knuckle - thumb_knuckle).perp().normalized();
         let outward = -(palm_centre(&scene) - thumb_knuckle).dot(across).signum();
@@ -700,7 +703,7 @@ mod tests {
         let (mut added, mut farthest) = (0.0, f64::NEG_INFINITY);
         for (i, (&web, &bare)) in with_web.values.iter().zip(&without.values).enumerate() {
             if bare == 0.0 && web > 0.0 {
-                let node = v2((i % with_web.cols) as f64, (i / with_web.cols) as f64) * with_web.cell;
+                let node = Grid::node(i, with_web.cols, with_web.cell);
                 added += with_web.cell * with_web.cell;
                 farthest = farthest.max((node - thumb_knuckle).dot(across) * outward);
             }

@@ -478,10 +478,9 @@ fn every_forearm_leaves_the_image_a_small_childs_in_the_classic_framing_too() {
     let truth = truth(&out);
     let youngest = column(&truth, "age").into_iter().fold(f64::INFINITY, f64::min);
     assert!(youngest < 6.0, "the set has a young child: youngest {youngest}");
-    let size = config.size;
+    let bottom_row = (config.size - 1) * config.size;
     for (entry, masks) in dataset.train.iter().zip(masks_of(&dataset)) {
         for name in ["Radius", "Ulna"] {
-            let bottom_row = (size - 1) * size;
             let reaches = masks
                 .class(class_index(name).unwrap())
                 .runs()
