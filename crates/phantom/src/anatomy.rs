@@ -357,11 +357,15 @@ fn contour(bone: &mut LongBone, phalanx: bool, cup: f64, waist: f64) {
     bone.waist = waist;
 }
 
-/// A child's growth plate at one end of `bone`: the epiphysis beyond it is `tall` (in `L`, for a
-/// mature nucleus) and as wide as `nucleus` of the bone's end.
+/// A child's growth plate at one end of `bone` (its final outline): the epiphysis beyond it is
+/// `tall` in its middle (in `L`, for a mature nucleus) and as wide as `nucleus` of the bone's
+/// end; where the joint surface falls back (the radius' slant, a rounded head) the plate lies
+/// deeper, so the thin side of the wedge keeps a third of the middle's height.
 fn growth_plate(bone: &LongBone, distal: bool, tall: f64, plate: f64, nucleus: f64) -> Physis {
     let half_gap = plate / 2.0;
-    let depth = (tall * (0.55 + 0.45 * nucleus) + half_gap).min(bone.length * 0.35);
+    let height = tall * (0.55 + 0.45 * nucleus);
+    let fall_back = bone.joint_fall_back(distal, 0.8 * nucleus);
+    let depth = (height + half_gap).min(bone.length * 0.35).max(half_gap + fall_back + height / 3.0);
     Physis { distal, depth, half_gap, nucleus }
 }
 
@@ -509,15 +513,15 @@ impl<'a> Builder<'a> {
             }
             let mut bone =
                 long_bone(position, direction, length, &PROFILES[bone_index], width, pose.cortex[class]);
-            if let Some(e) = pose.growth.epiphyses {
-                // Phalanges and the thumb's metacarpal grow at their base, the other
-                // metacarpals at their head.
-                let distal = bone_index == 0 && !is_thumb;
-                let cap = if distal { bone.distal_cap } else { bone.proximal_cap };
-                bone.physis = Some(growth_plate(&bone, distal, cap * 1.6, e.plate, e.nucleus));
-            }
+            // Phalanges and the thumb's metacarpal grow at their base, the other metacarpals
+            // at their head; the epiphysis is as tall as the end's cap before contouring.
+            let distal = bone_index == 0 && !is_thumb;
+            let tall = 1.6 * if distal { bone.distal_cap } else { bone.proximal_cap };
             if pose.cup > 0.0 {
                 contour(&mut bone, bone_index > 0, pose.cup, pose.waist);
+            }
+            if let Some(e) = pose.growth.epiphyses {
+                bone.physis = Some(growth_plate(&bone, distal, tall, e.plate, e.nucleus));
             }
             self.bones.push(Bone { class, shape: Shape::Long(bone), density: pose.density[class] });
             let gap = JOINT_GAPS[bone_index.min(2)] * foreshortening.max(0.5);

@@ -44,13 +44,16 @@ pub struct LongBone {
 
 /// An open growth plate near one end of a long bone: beyond a radiolucent cartilage gap, the
 /// epiphysis is a separate ossification centre, narrower than the bone's end until it matures.
+/// The plate runs straight across the bone (perpendicular to its axis) while the joint surface
+/// beyond it is slanted and curved, so the epiphysis is a wedge or a dome as in a child's
+/// radiograph, not a slab of even thickness; its corners at the plate are rounded.
 /// The label takes in the epiphysis and the gap (a radiologist outlines the whole bone), so here,
-/// and only here, the outline encloses pixels without bone density.
+/// and only here, the outline encloses pixels without bone density: the gap and the corners.
 #[derive(Clone, Copy, Debug)]
 pub struct Physis {
     /// At the distal end (`u = length`) or the proximal one (`u = 0`).
     pub distal: bool,
-    /// Distance from that end to the middle of the gap.
+    /// Distance along the axis from that end (its middle) to the middle of the gap.
     pub depth: f64,
     /// Half the gap's length.
     pub half_gap: f64,
@@ -104,10 +107,6 @@ impl LongBone {
         let w = waisted
             + (self.base - waisted) * self.base_weight(t)
             + (self.head - waisted) * self.head_weight(t);
-        let w = match &self.physis {
-            Some(physis) => w * physis.width_share(self.length, t * self.length),
-            None => w,
-        };
         (w, self.head_shift * self.head_weight(t))
     }
 
@@ -140,12 +139,23 @@ impl LongBone {
         if s <= 0.0 || s >= self.length {
             return (0.0, 0.0);
         }
-        if self.physis.is_some_and(|physis| physis.in_gap(self.length, s)) {
-            return (0.0, 0.0);
-        }
         let t = s / self.length;
         let (w, centre) = self.section(t);
-        let e = Self::cap(s, self.proximal_cap) * Self::cap(self.length - s, self.distal_cap);
+        let e = self.end_caps(s);
+        let w = match &self.physis {
+            Some(physis) => match physis.part(self.length, u) {
+                Part::Shaft => w,
+                Part::Gap => return (0.0, 0.0),
+                Part::Epiphysis { into } => {
+                    let w = w * physis.nucleus;
+                    if physis.outside_rounded_corner(into, (v - centre).abs() / (w * e)) {
+                        return (0.0, 0.0);
+                    }
+                    w
+                }
+            },
+            None => w,
+        };
         let off = (v - centre) / w;
         let outer = e * e - off * off;
         if outer <= 0.0 {
@@ -158,6 +168,26 @@ impl LongBone {
         let inner = (e * inner_w).powi(2) - off * off;
         let inner_chord = if inner > 0.0 { inner.sqrt() } else { 0.0 };
         (outer.sqrt() - (1.0 - marrow) * inner_chord, w)
+    }
+
+    /// How far, along the axis, the joint surface at one end falls back from its middle within
+    /// `share` of the end's half-width: its slant, its curve and its rounded cap. An epiphysis
+    /// must be deeper than this to reach across its bone.
+    pub fn joint_fall_back(&self, distal: bool, share: f64) -> f64 {
+        let t = if distal { 1.0 } else { 0.0 };
+        let (w, centre) = self.section(t);
+        let cap = if distal { self.distal_cap } else { self.proximal_cap };
+        let rounding = cap * (1.0 - (1.0 - share * share).sqrt());
+        let shear = |v: f64| {
+            let advance = self.slant * v - self.cup * v * v;
+            if distal { -advance } else { advance }
+        };
+        [-1.0, 1.0].map(|sign| shear(centre + sign * share * w)).into_iter().fold(0.0, f64::max) + rounding
+    }
+
+    /// The end-cap factor at `s`: 1 along the bone, closing to 0 at its two ends.
+    fn end_caps(&self, s: f64) -> f64 {
+        Self::cap(s, self.proximal_cap) * Self::cap(self.length - s, self.distal_cap)
     }
 
     /// The outline, counter-clockwise in the local frame, with about `n` points.
@@ -179,47 +209,108 @@ impl LongBone {
             let phi = std::f64::consts::FRAC_PI_2 * i as f64 / cap_steps as f64;
             ts.push((self.length - self.distal_cap * (1.0 - phi.cos()), phi.sin()));
         }
-        if let Some(physis) = &self.physis {
-            // The outline steps in to the epiphysis' width at the far side of the gap.
-            let step = physis.boundary(self.length);
-            for s in [step - 1e-6 * self.length, step + 1e-6 * self.length] {
-                let e = Self::cap(s, self.proximal_cap) * Self::cap(self.length - s, self.distal_cap);
-                ts.push((s, e));
-            }
-            ts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        }
-        let side = |sign: f64, &(s, e): &(f64, f64)| {
-            let (w, centre) = self.section(s / self.length);
-            let v = centre + sign * w * e;
-            v2(self.unsheared(s, v), v)
+        let side = |sign: f64| match &self.physis {
+            Some(physis) => self.stepped_side(physis, &ts, sign),
+            None => ts.iter().map(|&station| self.edge(station, sign, 1.0)).collect::<Vec<_>>(),
         };
-        let mut points: Vec<Vec2> = ts.iter().map(|p| side(-1.0, p)).collect();
-        points.extend(ts.iter().rev().map(|p| side(1.0, p)));
+        let mut points = side(-1.0);
+        points.extend(side(1.0).into_iter().rev());
         points
+    }
+
+    /// The outline's point at `s` along the sheared axis, where the end caps narrow the bone by
+    /// `e`, on the `sign` side, for `share` of the bone's width.
+    fn edge(&self, (s, e): (f64, f64), sign: f64, share: f64) -> Vec2 {
+        let (w, centre) = self.section(s / self.length);
+        let v = centre + sign * w * share * e;
+        v2(self.unsheared(s, v), v)
+    }
+
+    /// One side of a bone with a growth plate: the whole bone's outline up to the plate's far
+    /// edge, a step in along the plate and the epiphysis' narrower outline on to the end.
+    fn stepped_side(&self, physis: &Physis, ts: &[(f64, f64)], sign: f64) -> Vec<Vec2> {
+        let beyond = |p: &Vec2| physis.part(self.length, p.x) != Part::Shaft;
+        let shaft = ts.iter().map(|&station| self.edge(station, sign, 1.0)).filter(|p| !beyond(p));
+        let epiphysis = ts.iter().map(|&station| self.edge(station, sign, physis.nucleus)).filter(beyond);
+        let corners = [1.0, physis.nucleus].map(|share| self.plate_crossing(physis, sign, share));
+        if physis.distal {
+            shaft.chain(corners).chain(epiphysis).collect()
+        } else {
+            let [shaft_corner, epiphysis_corner] = corners;
+            epiphysis.chain([epiphysis_corner, shaft_corner]).chain(shaft).collect()
+        }
+    }
+
+    /// Where the `sign` side of the outline for `share` of the width crosses the plate's far
+    /// edge (by bisection along the axis: the side runs from the proximal end to the distal).
+    fn plate_crossing(&self, physis: &Physis, sign: f64, share: f64) -> Vec2 {
+        let boundary = physis.boundary(self.length);
+        let (mut low, mut high) = (0.0, self.length);
+        let station = |s: f64| (s, self.end_caps(s));
+        for _ in 0..48 {
+            let middle = 0.5 * (low + high);
+            if self.edge(station(middle), sign, share).x < boundary {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        let point = self.edge(station(0.5 * (low + high)), sign, share);
+        v2(boundary, point.y)
     }
 }
 
+/// Where a point lies along a bone with a growth plate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Part {
+    /// The shaft and its metaphysis, before the plate.
+    Shaft,
+    /// The cartilage gap.
+    Gap,
+    /// The ossified epiphysis, `into` it past the gap along the axis.
+    Epiphysis { into: f64 },
+}
+
 impl Physis {
-    /// Distance of `s` from the plate's end of a bone of `length`.
-    fn distance_from_end(&self, length: f64, s: f64) -> f64 {
-        if self.distal { length - s } else { s }
+    /// Distance along the axis from the plate's end of a bone of `length` to `u`.
+    fn distance_from_end(&self, length: f64, u: f64) -> f64 {
+        if self.distal { length - u } else { u }
     }
 
-    /// Where the epiphysis side begins (the gap's far edge from the end), along the bone.
+    /// Where the epiphysis side begins (the gap's far edge from the end), along the axis.
     fn boundary(&self, length: f64) -> f64 {
         let d = self.depth + self.half_gap;
         if self.distal { length - d } else { d }
     }
 
-    fn in_gap(&self, length: f64, s: f64) -> bool {
-        (self.distance_from_end(length, s) - self.depth).abs() < self.half_gap
+    /// Which part of the bone the axis position `u` lies in: the plate is straight across.
+    fn part(&self, length: f64, u: f64) -> Part {
+        let from_gap = self.depth - self.distance_from_end(length, u);
+        if from_gap <= -self.half_gap {
+            Part::Shaft
+        } else if from_gap < self.half_gap {
+            Part::Gap
+        } else {
+            Part::Epiphysis { into: from_gap - self.half_gap }
+        }
     }
 
-    /// The width share at `s`: the epiphysis' (and the gap's) or the whole bone's.
-    fn width_share(&self, length: f64, s: f64) -> f64 {
-        if self.distance_from_end(length, s) < self.depth + self.half_gap { self.nucleus } else { 1.0 }
+    /// Whether a point `into` the epiphysis and `across` its half-width (0 on the axis, 1 at
+    /// its side) lies outside the quarter ellipse that rounds its corners at the plate: an
+    /// ossification centre grows as a rounded nucleus, never with a square edge.
+    fn outside_rounded_corner(&self, into: f64, across: f64) -> bool {
+        let (deep, wide) = (EPIPHYSIS_CORNER * self.depth, EPIPHYSIS_CORNER);
+        if into >= deep || across <= 1.0 - wide {
+            return false;
+        }
+        let (a, b) = ((deep - into) / deep, (across - (1.0 - wide)) / wide);
+        a * a + b * b > 1.0
     }
 }
+
+/// The epiphysis' rounded corners: a quarter ellipse as deep as this share of the plate's depth
+/// and as wide as this share of the epiphysis' half-width.
+const EPIPHYSIS_CORNER: f64 = 0.4;
 
 impl Blob {
     fn radius(&self, phi: f64) -> f64 {
@@ -394,6 +485,81 @@ mod tests {
                 }
             }
             assert!((inside - polygon_area).abs() / polygon_area < 0.01, "{inside} vs {polygon_area}");
+        }
+    }
+
+    /// A child's distal radius in miniature: a slanted, concave joint surface over an open
+    /// growth plate with a nucleus 0.7 of the end's width.
+    fn childs_radius() -> LongBone {
+        let physis = Physis { distal: true, depth: 12.0, half_gap: 1.5, nucleus: 0.7 };
+        LongBone { slant: 0.3, cup: -0.02, physis: Some(physis), ..metacarpal() }
+    }
+
+    /// Whether `p` lies inside the closed polygon `points` (even-odd rule).
+    fn inside(points: &[Vec2], p: Vec2) -> bool {
+        let edges = points.iter().zip(points.iter().cycle().skip(1));
+        edges
+            .filter(|(a, b)| {
+                (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x)
+            })
+            .count()
+            % 2
+            == 1
+    }
+
+    #[test]
+    fn a_growth_plate_runs_straight_across_under_a_wedge_shaped_epiphysis() {
+        let bone = childs_radius();
+        let density = |u: f64, v: f64| bone.density_local(u, v).0;
+        // The gap (86.5 to 89.5 along the axis) is empty at the same height on both sides, with
+        // bone just below and just above it.
+        for v in [-4.0, 0.0, 4.0] {
+            assert!(density(85.5, v) > 0.0 && density(90.5, v) > 0.0, "bone beside the gap at v = {v}");
+            assert_eq!(density(88.0, v), 0.0, "the gap at v = {v}");
+        }
+        // The joint surface advances by the slant, 0.3 per unit of v, and the plate does not:
+        // the epiphysis is a wedge, 2.4 taller at v = +4 than at v = -4.
+        let height = |v: f64| {
+            (0..400).map(|i| 89.5 + i as f64 * 0.05).filter(|&u| density(u, v) > 0.0).count() as f64 * 0.05
+        };
+        let (low, high) = (height(-4.0), height(4.0));
+        assert!(
+            low > 5.0 && (high - low - 2.4).abs() < 0.3,
+            "epiphysis {low} tall at v = -4, {high} at v = +4"
+        );
+        // Its corners at the plate are rounded: bone just past the gap's middle, none at its side.
+        let side = 0.95 * 0.7 * bone.section(0.9).0;
+        assert!(density(90.0, 0.0) > 0.0 && density(90.0, side) == 0.0, "a rounded corner");
+    }
+
+    #[test]
+    fn a_growing_bones_outline_encloses_its_density_and_little_more() {
+        for bone in [
+            childs_radius(),
+            LongBone {
+                physis: Some(Physis { distal: false, ..childs_radius().physis.unwrap() }),
+                cup: 0.05,
+                ..childs_radius()
+            },
+        ] {
+            let outline = bone.outline(400);
+            let polygon_area = area(&outline).abs();
+            let (mut dense, mut outside, step) = (0.0, 0.0, 0.25);
+            for i in -100..=100 {
+                for j in -20..=440 {
+                    let (u, v) = (j as f64 * step, i as f64 * step);
+                    if bone.density_local(u, v).0 > 0.0 {
+                        dense += step * step;
+                        if !inside(&outline, v2(u, v)) {
+                            outside += step * step;
+                        }
+                    }
+                }
+            }
+            assert!(outside < 0.003 * dense, "{outside} of {dense} lies outside the outline");
+            // What the outline holds beyond the bone: the gap and the rounded corners.
+            let extra = polygon_area - dense;
+            assert!(extra > 0.0 && extra < 0.06 * dense, "{extra} beyond {dense}");
         }
     }
 
