@@ -142,19 +142,21 @@ impl LongBone {
         let t = s / self.length;
         let (w, centre) = self.section(t);
         let e = self.end_caps(s);
-        let w = match &self.physis {
+        // Bone meets a growth plate in a dense line on either side (the metaphysis' zone of
+        // provisional calcification, the nucleus' rim), as thick as half the gap.
+        let (w, at_plate) = match &self.physis {
             Some(physis) => match physis.part(self.length, u) {
-                Part::Shaft => w,
+                Part::Shaft { short } => (w, short < physis.half_gap),
                 Part::Gap => return (0.0, 0.0),
                 Part::Epiphysis { into } => {
                     let w = w * physis.nucleus;
                     if physis.outside_rounded_corner(into, (v - centre).abs() / (w * e)) {
                         return (0.0, 0.0);
                     }
-                    w
+                    (w, into < physis.half_gap)
                 }
             },
-            None => w,
+            None => (w, false),
         };
         let off = (v - centre) / w;
         let outer = e * e - off * off;
@@ -163,7 +165,7 @@ impl LongBone {
         }
         let ends = (self.head_weight(t) + self.base_weight(t)).min(1.0);
         let cortex = self.cortex_shaft + (self.cortex_ends - self.cortex_shaft) * ends;
-        let marrow = MARROW_SHAFT + (MARROW_ENDS - MARROW_SHAFT) * ends;
+        let marrow = if at_plate { 1.0 } else { MARROW_SHAFT + (MARROW_ENDS - MARROW_SHAFT) * ends };
         let inner_w = 1.0 - cortex;
         let inner = (e * inner_w).powi(2) - off * off;
         let inner_chord = if inner > 0.0 { inner.sqrt() } else { 0.0 };
@@ -229,7 +231,7 @@ impl LongBone {
     /// One side of a bone with a growth plate: the whole bone's outline up to the plate's far
     /// edge, a step in along the plate and the epiphysis' narrower outline on to the end.
     fn stepped_side(&self, physis: &Physis, ts: &[(f64, f64)], sign: f64) -> Vec<Vec2> {
-        let beyond = |p: &Vec2| physis.part(self.length, p.x) != Part::Shaft;
+        let beyond = |p: &Vec2| !matches!(physis.part(self.length, p.x), Part::Shaft { .. });
         let shaft = ts.iter().map(|&station| self.edge(station, sign, 1.0)).filter(|p| !beyond(p));
         let epiphysis = ts.iter().map(|&station| self.edge(station, sign, physis.nucleus)).filter(beyond);
         let corners = [1.0, physis.nucleus].map(|share| self.plate_crossing(physis, sign, share));
@@ -263,8 +265,8 @@ impl LongBone {
 /// Where a point lies along a bone with a growth plate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Part {
-    /// The shaft and its metaphysis, before the plate.
-    Shaft,
+    /// The shaft and its metaphysis, `short` of the gap along the axis.
+    Shaft { short: f64 },
     /// The cartilage gap.
     Gap,
     /// The ossified epiphysis, `into` it past the gap along the axis.
@@ -287,7 +289,7 @@ impl Physis {
     fn part(&self, length: f64, u: f64) -> Part {
         let from_gap = self.depth - self.distance_from_end(length, u);
         if from_gap <= -self.half_gap {
-            Part::Shaft
+            Part::Shaft { short: -self.half_gap - from_gap }
         } else if from_gap < self.half_gap {
             Part::Gap
         } else {
@@ -530,6 +532,20 @@ mod tests {
         // Its corners at the plate are rounded: bone just past the gap's middle, none at its side.
         let side = 0.95 * 0.7 * bone.section(0.9).0;
         assert!(density(90.0, 0.0) > 0.0 && density(90.0, side) == 0.0, "a rounded corner");
+    }
+
+    #[test]
+    fn bone_meets_a_growth_plate_in_a_dense_line_on_both_sides() {
+        let bone = childs_radius();
+        let density = |u: f64| bone.density_local(u, 0.0).0;
+        // The gap runs from 86.5 to 89.5; the lines are half the gap (1.5) thick.
+        assert!(
+            density(86.0) > 1.3 * density(84.0),
+            "metaphysis {} against {}",
+            density(86.0),
+            density(84.0)
+        );
+        assert!(density(90.0) > 1.3 * density(92.0), "epiphysis {} against {}", density(90.0), density(92.0));
     }
 
     #[test]
