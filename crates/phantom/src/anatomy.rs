@@ -594,8 +594,9 @@ impl<'a> Builder<'a> {
                 ulna.physis = Some(plate);
             } else {
                 // Before its epiphysis ossifies the ulna's end is all cartilage: the bone ends
-                // at the growth plate.
+                // at the growth plate, in the metaphysis' flat end rather than the head's dome.
                 ulna.length -= plate.depth + plate.half_gap;
+                (ulna.cup, ulna.slant, ulna.distal_cap) = (0.0, 0.0, 0.3 * ulna.distal_cap);
             }
         }
         let density = |class: usize| pose.density[class];
